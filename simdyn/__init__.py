@@ -1,0 +1,36 @@
+"""simdyn: optimizer dynamics as discrete dynamical systems, simulated at scale.
+
+    import simdyn as sd
+    ds = sd.simulate("adam", "valley", x0=sd.grid(x=(-1, 1, 64), y=(-1, 1, 64)), steps=1000)
+"""
+
+from . import io as _io  # registers the ``ds.simdyn`` accessor
+from . import noise, observe, schedule
+from ._version import __version__
+from .engine.kernels import cache_info
+from .initial import ball, grid
+from .io import load, save
+from .landscapes import LANDSCAPES, CriticalPoint, Landscape, get_landscape
+from .optimizers import OPTIMIZERS, Hyper, Optimizer, get_optimizer
+from .simulate import simulate
+
+__all__ = [
+    "LANDSCAPES",
+    "OPTIMIZERS",
+    "CriticalPoint",
+    "Hyper",
+    "Landscape",
+    "Optimizer",
+    "__version__",
+    "ball",
+    "cache_info",
+    "get_landscape",
+    "get_optimizer",
+    "grid",
+    "load",
+    "noise",
+    "observe",
+    "save",
+    "schedule",
+    "simulate",
+]

@@ -1,0 +1,207 @@
+"""Source generation for the fused kernels.
+
+A kernel advances every trajectory of a batch through ``t_begin < t ≤ t_end`` with one
+optimizer on one landscape, with noise, projection and observers fused in. Its body is
+generated as text for the given dimension d (tuples of generic length cannot be built in
+numba), then compiled with ``numba.njit(parallel=True)`` or ``numba.cuda.jit``. The per-step
+body is shared by both targets and works on local scalars; only the loops around it differ:
+
+* CPU: ``prange`` over tiles, each tile lying inside one hyperparameter combination so the
+  hyperparameters are loop-invariant scalars (per-step quantities such as 1 − β₁ᵗ are hoisted
+  out of the inner loop by LLVM); time loop per tile; an inner loop over the tile that loads
+  the state from (·, N) arrays, runs the body and stores it back, so it vectorises.
+* CUDA: one thread per trajectory, state in registers for the whole time loop.
+
+Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
+active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (schedule params, C),
+P (landscape params, C) per combination c, O (observer slots, N) float64, OQ observer params,
+R (records, d, N) recordings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KernelLayout:
+    """Everything that shapes the generated source (part of the kernel cache key)."""
+
+    dim: int
+    n_slots: int
+    n_hyper: int
+    n_sched: int
+    n_params: int
+    project: bool
+    noise: bool
+    observer_slots: tuple[int, ...]
+    observer_params: tuple[int, ...]
+    record: bool
+
+
+def _tuple(items: list[str]) -> str:
+    if not items:
+        return "()"
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _observer_offsets(layout: KernelLayout) -> list[tuple[int, int, int, int]]:
+    """(slot offset, n slots, param offset, n params) of each observer."""
+    out, slot, par = [], 0, 0
+    for ns, nq in zip(layout.observer_slots, layout.observer_params):
+        out.append((slot, ns, par, nq))
+        slot += ns
+        par += nq
+    return out
+
+
+def _step_body(layout: KernelLayout, traj: str) -> list[str]:
+    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m."""
+    d = layout.dim
+    w = [f"w_{k}" for k in range(d)]
+    g = [f"g_{k}" for k in range(d)]
+    n = [f"n_{k}" for k in range(d)]
+    lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
+    if layout.noise:
+        for k in range(0, d, 2):
+            lines.append(f"z_a, z_b = normal_pair(seed, I64({traj}) + traj_offset, t, {k // 2})")
+            lines.append(f"g_{k} = g_{k} + sigma * DT(z_a)")
+            if k + 1 < d:
+                lines.append(f"g_{k + 1} = g_{k + 1} + sigma * DT(z_b)")
+    for k in range(d):
+        slots = _tuple([f"s_{i}_{k}" for i in range(layout.n_slots)])
+        lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr, h, FLAGS)")
+    if layout.project:
+        lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
+    inside = " & ".join(f"(abs(n_{k}) <= thr)" for k in range(d))
+    finite = " & ".join(f"(abs(n_{k}) < INF)" for k in range(d))
+    lines += [
+        f"ok = (fa == 0) & {inside}",
+        f"fin = {finite}",
+        "fa = fa if ((fa != 0) | ok) else (t if fin else -t)",
+    ]
+    for k in range(d):
+        lines.append(f"w_{k} = DT(n_{k}) if ok else w_{k}")
+        for i in range(layout.n_slots):
+            lines.append(f"s_{i}_{k} = DT(u_{k}[{i}]) if ok else s_{i}_{k}")
+    for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        state = _tuple([f"ob_{so + i}" for i in range(ns)])
+        params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
+        lines.append(f"ov = observer_update_{m}({state}, t, {_tuple(w)}, ok, {params})")
+        lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
+    return lines
+
+
+def _loads(layout: KernelLayout, j: str) -> list[str]:
+    d = layout.dim
+    lines = [f"w_{k} = W[{k}, {j}]" for k in range(d)]
+    lines += [f"s_{i}_{k} = S[{i}, {k}, {j}]" for i in range(layout.n_slots) for k in range(d)]
+    lines.append(f"fa = F[{j}]")
+    lines += [f"ob_{m} = O[{m}, {j}]" for m in range(sum(layout.observer_slots))]
+    return lines
+
+
+def _stores(layout: KernelLayout, j: str) -> list[str]:
+    d = layout.dim
+    lines = [f"W[{k}, {j}] = w_{k}" for k in range(d)]
+    lines += [f"S[{i}, {k}, {j}] = s_{i}_{k}" for i in range(layout.n_slots) for k in range(d)]
+    lines.append(f"F[{j}] = fa")
+    lines += [f"O[{m}, {j}] = ob_{m}" for m in range(sum(layout.observer_slots))]
+    return lines
+
+
+def _observer_init(layout: KernelLayout, j: str) -> list[str]:
+    """Observer state at step 0 (only when the run starts at t = 0)."""
+    lines = []
+    w = _tuple([f"W[{k}, {j}]" for k in range(layout.dim)])
+    for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
+        lines.append(f"ov = observer_init_{m}({w}, {params})")
+        lines += [f"O[{so + i}, {j}] = ov[{i}]" for i in range(ns)]
+    return lines
+
+
+def _combination_tuples(layout: KernelLayout) -> list[str]:
+    return [
+        "h = " + _tuple([f"H[{i}, c]" for i in range(layout.n_hyper)]),
+        "q = " + _tuple([f"Q[{i}, c]" for i in range(layout.n_sched)]),
+        "p = " + _tuple([f"P[{i}, c]" for i in range(layout.n_params)]),
+    ]
+
+
+SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, t_begin, t_end, n_ic, tile, rec_every, seed, sigma, thr, traj_offset"
+
+
+def _indent(lines: list[str], level: int) -> list[str]:
+    return ["    " * level + line for line in lines]
+
+
+def cpu_source(layout: KernelLayout) -> str:
+    """A ``numba.njit(parallel=True)`` kernel: prange over tiles, time loop, vectorised tile loop."""
+    out = [f"def kernel({SIGNATURE}):"]
+    body = [
+        "n_combo = H.shape[1]",
+        "tiles_per_combo = (n_ic + tile - 1) // tile",
+        "for it in prange(n_combo * tiles_per_combo):",
+    ]
+    tile_lines = [
+        "c = it // tiles_per_combo",
+        "lo = c * n_ic + (it % tiles_per_combo) * tile",
+        "hi = min(lo + tile, (c + 1) * n_ic)",
+        *_combination_tuples(layout),
+    ]
+    if layout.observer_slots:
+        tile_lines += ["if t_begin == 0:", "    for j in range(U64(lo), U64(hi)):"]
+        tile_lines += _indent(_observer_init(layout, "j"), 2)
+    # An unsigned tile index spares numba's negative-index wraparound, which blocks vectorisation.
+    tile_lines += ["for t in range(t_begin + 1, t_end + 1):", "    lr = DT(schedule(t, q))", "    for j in range(U64(lo), U64(hi)):"]
+    inner = _loads(layout, "j") + _step_body(layout, "j") + _stores(layout, "j")
+    tile_lines += _indent(inner, 2)
+    if layout.record:
+        tile_lines += _indent(
+            [
+                "if t % rec_every == 0:",
+                "    r = t // rec_every",
+                "    for j in range(U64(lo), U64(hi)):",
+                *[f"        R[r, {k}, j] = W[{k}, j]" for k in range(layout.dim)],
+            ],
+            1,
+        )
+    body += _indent(tile_lines, 1)
+    out += _indent(body, 1)
+    return "\n".join(out) + "\n"
+
+
+def cuda_source(layout: KernelLayout) -> str:
+    """A ``numba.cuda.jit`` kernel: one thread per trajectory, state in registers."""
+    out = [f"def kernel({SIGNATURE}):"]
+    body = ["j = cuda.grid(1)", "if j < W.shape[1]:"]
+    thread = ["c = j // n_ic", *_combination_tuples(layout)]
+    if layout.observer_slots:
+        thread += ["if t_begin == 0:"] + _indent(_observer_init(layout, "j"), 1)
+    thread += _loads(layout, "j")
+    thread += ["for t in range(t_begin + 1, t_end + 1):", "    lr = DT(schedule(t, q))"]
+    step = _step_body(layout, "j")
+    if layout.record:
+        step += [
+            "if t % rec_every == 0:",
+            *[f"    R[t // rec_every, {k}, j] = w_{k}" for k in range(layout.dim)],
+        ]
+    thread += _indent(step, 1)
+    thread += _stores(layout, "j")
+    body += _indent(thread, 1)
+    out += _indent(body, 1)
+    return "\n".join(out) + "\n"
+
+
+def loss_source(dim: int, n_params: int) -> str:
+    """A ``numba.njit(parallel=True)`` loop evaluating the loss at every final point."""
+    w = _tuple([f"W[{k}, j]" for k in range(dim)])
+    p = _tuple([f"P[{i}, c]" for i in range(n_params)])
+    return (
+        "def loss_kernel(W, P, n_ic, t, out):\n"
+        "    for j in prange(W.shape[1]):\n"
+        "        c = j // n_ic\n"
+        f"        p = {p}\n"
+        f"        out[j] = loss({w}, p, t)\n"
+    )

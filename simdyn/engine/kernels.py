@@ -1,0 +1,128 @@
+"""Build, compile and cache one fused kernel per (optimizer, landscape, schedule, observers,
+noise, dtype, target) combination.
+
+The kernel is generated as source (:mod:`simdyn.engine.codegen`) and executed in a namespace
+holding the compiled pieces, so numba sees the optimizer, landscape and observer functions as
+compile-time constants it can inline. Kernels live in an in-memory cache for the process; a
+second run of the same combination compiles nothing (:func:`cache_info` counts builds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+
+from . import rng
+from .codegen import KernelLayout, cpu_source, cuda_source, loss_source
+from .compile import compile_scalar, python_function
+
+_KERNELS: dict[tuple, object] = {}
+_STATS = {"builds": 0, "hits": 0}
+
+
+@dataclass
+class KernelRequest:
+    """The pieces of one kernel: compiled per target and precision."""
+
+    optimizer: object
+    flags: tuple
+    landscape: object
+    schedule: object
+    observers: tuple
+    layout: KernelLayout
+    dtype: str
+    target: str
+
+    def cache_key(self) -> tuple:
+        land = self.landscape
+        return (
+            python_function(self.optimizer.update),
+            self.flags,
+            python_function(land.grad),
+            python_function(land.project) if land.project is not None else None,
+            python_function(self.schedule.value),
+            tuple(obs.cache_key(self.layout.dim) for obs in self.observers),
+            self.layout,
+            self.dtype,
+            self.target,
+        )
+
+
+def _namespace(req: KernelRequest) -> dict:
+    target, dtype = req.target, req.dtype
+    ns = {
+        "grad": compile_scalar(req.landscape.grad, target, dtype),
+        "update": compile_scalar(req.optimizer.update, target, dtype),
+        "schedule": compile_scalar(req.schedule.value, target, dtype),
+        "FLAGS": req.flags,
+        "INF": math.inf,
+        "DT": numba.float32 if dtype == "float32" else numba.float64,
+        "prange": numba.prange,
+        "U64": numba.uint64,
+        "I64": numba.int64,
+    }
+    if req.landscape.project is not None:
+        ns["project"] = compile_scalar(req.landscape.project, target, dtype)
+    if req.layout.noise:
+        ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
+    for m, obs in enumerate(req.observers):
+        ns[f"observer_init_{m}"] = compile_scalar(type(obs).init, target, "float64")
+        ns[f"observer_update_{m}"] = compile_scalar(type(obs).update, target, "float64")
+    if target == "cuda":
+        from numba import cuda
+
+        ns["cuda"] = cuda
+    return ns
+
+
+def kernel_source(req: KernelRequest) -> str:
+    return cpu_source(req.layout) if req.target == "cpu" else cuda_source(req.layout)
+
+
+def python_kernel(req: KernelRequest):
+    """The generated kernel as a plain Python function over compiled pieces (for compile_ptx)."""
+    ns = _namespace(req)
+    exec(compile(kernel_source(req), f"<simdyn kernel {req.optimizer.name}/{req.landscape.name}>", "exec"), ns)
+    return ns["kernel"]
+
+
+def get_kernel(req: KernelRequest):
+    """The compiled kernel for ``req``, built on first use and cached for the process."""
+    key = req.cache_key()
+    kernel = _KERNELS.get(key)
+    if kernel is not None:
+        _STATS["hits"] += 1
+        return kernel
+    plain = python_kernel(req)
+    if req.target == "cpu":
+        kernel = numba.njit(parallel=True, error_model="numpy")(plain)
+    else:
+        from numba import cuda
+
+        kernel = cuda.jit(plain)
+    _KERNELS[key] = kernel
+    _STATS["builds"] += 1
+    return kernel
+
+
+def cache_info() -> dict:
+    """Kernel cache counters: ``builds`` (kernels generated) and ``hits`` (reused), and ``size``."""
+    return {**_STATS, "size": len(_KERNELS)}
+
+
+def clear_cache() -> None:
+    _KERNELS.clear()
+
+
+def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
+    """A CPU-parallel loop ``loss_kernel(W, P, n_ic, t, out)`` evaluating the landscape's loss."""
+    key = ("loss", python_function(landscape.loss), dim, n_params, dtype)
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        ns = {"loss": compile_scalar(landscape.loss, "cpu", dtype), "prange": numba.prange}
+        exec(compile(loss_source(dim, n_params), f"<simdyn loss {landscape.name}>", "exec"), ns)
+        kernel = numba.njit(parallel=True, error_model="numpy")(ns["loss_kernel"])
+        _KERNELS[key] = kernel
+    return kernel

@@ -1,0 +1,150 @@
+"""Execute a fused kernel over a batch: allocate state, advance time in segments, gather results.
+
+The batch is flattened combination-major: trajectory index = c·n_ic + i, c the hyperparameter
+combination, i the initial condition. The time loop runs in segments so a progress bar can be
+shown and Ctrl-C is honoured between segments; the last step runs on its own so the final
+displacement ‖w_T − w_{T−1}‖ (the convergence test) costs nothing in the hot loop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import KernelRequest, get_kernel
+
+#: Trajectories per CPU tile: the tile's state stays in L1/L2 while the time loop runs.
+CPU_TILE = 512
+#: Threads per CUDA block.
+CUDA_BLOCK = 128
+#: Aimed-for wall time of one segment of the time loop (seconds).
+SEGMENT_SECONDS = 0.5
+
+
+@dataclass
+class BatchInputs:
+    """Per-combination tables and the initial conditions of one optimizer's run."""
+
+    hypers: np.ndarray  # (n_hyper, C)
+    schedule: np.ndarray  # (n_sched, C)
+    params: np.ndarray  # (n_params, C)
+    init_state: np.ndarray  # (n_slots, C): the optimizer's initial slots per combination
+    x0: np.ndarray  # (n_ic, d)
+    observer_params: np.ndarray  # (total observer params,)
+    steps: int
+    record_every: int  # 0 = no recording
+    seed: int = 0
+    sigma: float = 0.0
+    threshold: float = 1e10
+    traj_offset: int = 0
+
+
+@dataclass
+class BatchResult:
+    w: np.ndarray  # (d, N) final positions
+    w_prev: np.ndarray  # (d, N) positions one step before the end
+    frozen: np.ndarray  # (N,) 0 active, +t diverged at t, −t non-finite at t
+    observer_state: np.ndarray  # (n_observer_slots, N)
+    records: np.ndarray | None  # (n_records, d, N)
+    state: np.ndarray  # (n_slots, d, N)
+    seconds: float
+
+
+def _allocate(req: KernelRequest, inp: BatchInputs):
+    dt = np.dtype(req.dtype)
+    n_combo = inp.hypers.shape[1]
+    n_ic, d = inp.x0.shape
+    n = n_combo * n_ic
+    w = np.ascontiguousarray(np.tile(inp.x0.T.astype(dt), (1, n_combo)))
+    state = np.empty((req.layout.n_slots, d, n), dtype=dt)
+    for i in range(req.layout.n_slots):
+        state[i] = np.repeat(inp.init_state[i], n_ic)[None, :]
+    frozen = np.zeros(n, dtype=np.int64)
+    observer_state = np.zeros((sum(req.layout.observer_slots), n), dtype=np.float64)
+    if inp.record_every:
+        records = np.zeros((inp.steps // inp.record_every + 1, d, n), dtype=dt)
+        records[0] = w
+    else:
+        records = np.zeros((1, d, 1), dtype=dt)
+    return w, state, frozen, observer_state, records
+
+
+def _scalars(req: KernelRequest, inp: BatchInputs):
+    dt = np.dtype(req.dtype).type
+    return dt(inp.sigma), dt(inp.threshold)
+
+
+def _segments(total_steps: int, n_traj: int, timer):
+    """Yield (t_begin, t_end) covering 0 < t ≤ total_steps − 1, sized to ~SEGMENT_SECONDS each."""
+    t, length = 0, max(1, min(total_steps - 1, 2_000_000 // max(n_traj, 1)))
+    while t < total_steps - 1:
+        end = min(total_steps - 1, t + length)
+        start = time.perf_counter()
+        yield t, end
+        elapsed = time.perf_counter() - start
+        rate = (end - t) / max(elapsed, 1e-6)
+        length = int(max(1, min(4 * length, rate * SEGMENT_SECONDS)))
+        t = end
+        timer(end)
+
+
+def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResult:
+    """Advance every trajectory of the batch ``inp.steps`` steps with the kernel of ``req``."""
+    kernel = get_kernel(req)
+    w, state, frozen, observer_state, records = _allocate(req, inp)
+    sigma, threshold = _scalars(req, inp)
+    n_ic = inp.x0.shape[0]
+    n = w.shape[1]
+    dt = np.dtype(req.dtype)
+    tables = [np.ascontiguousarray(a, dtype=dt) for a in (inp.hypers, inp.schedule, inp.params)]
+    oq = np.ascontiguousarray(inp.observer_params, dtype=np.float64)
+    start = time.perf_counter()
+
+    def update_progress(t_done):
+        if progress is not None:
+            progress(t_done * n)
+
+    if req.target == "cpu":
+        args_tail = (n_ic, CPU_TILE, inp.record_every, inp.seed, sigma, threshold, inp.traj_offset)
+
+        def launch(t_begin, t_end):
+            kernel(w, state, frozen, *tables, observer_state, oq, records, t_begin, t_end, *args_tail)
+
+        for t_begin, t_end in _segments(inp.steps, n, update_progress):
+            launch(t_begin, t_end)
+        w_prev = w.copy()
+        launch(inp.steps - 1, inp.steps)
+        update_progress(inp.steps)
+        return BatchResult(w, w_prev, frozen, observer_state, records if inp.record_every else None, state,
+                           time.perf_counter() - start)
+
+    from numba import cuda
+
+    device = {name: cuda.to_device(arr) for name, arr in
+              (("w", w), ("state", state), ("frozen", frozen), ("obs", observer_state), ("rec", records))}
+    device_tables = [cuda.to_device(a) for a in tables]
+    device_oq = cuda.to_device(oq)
+    blocks = (n + CUDA_BLOCK - 1) // CUDA_BLOCK
+    args_tail = (n_ic, 0, inp.record_every, inp.seed, sigma, threshold, inp.traj_offset)
+
+    def launch(t_begin, t_end):
+        kernel[blocks, CUDA_BLOCK](device["w"], device["state"], device["frozen"], *device_tables, device["obs"],
+                                   device_oq, device["rec"], t_begin, t_end, *args_tail)
+        cuda.synchronize()
+
+    for t_begin, t_end in _segments(inp.steps, n, update_progress):
+        launch(t_begin, t_end)
+    w_prev = device["w"].copy_to_host()
+    launch(inp.steps - 1, inp.steps)
+    update_progress(inp.steps)
+    return BatchResult(
+        device["w"].copy_to_host(),
+        w_prev,
+        device["frozen"].copy_to_host(),
+        device["obs"].copy_to_host(),
+        device["rec"].copy_to_host() if inp.record_every else None,
+        device["state"].copy_to_host(),
+        time.perf_counter() - start,
+    )

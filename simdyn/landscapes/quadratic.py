@@ -1,0 +1,126 @@
+"""``quadratic``: the quadratic form f(w) = ½ wᵀ H w in any dimension d.
+
+Formula
+    f(w) = ½ Σ_ij H_ij w_i w_j
+Gradient convention
+    ∇f(w) = ½ (H + Hᵀ) w — the exact gradient of the form for any square H; for a symmetric H
+    it is H w. An antisymmetric part of H therefore has no effect on loss or gradient.
+Parameter
+    ``h``: the d×d matrix H (default diag(1, 10), so the registered landscape has d = 2). It
+    reaches the compiled functions as ``p = h.ravel()`` (C order: ``p[i*d + j] = H_ij``).
+    Being array-valued it is fixed, never swept.
+Critical points (from the eigenvalues λ of the symmetric part S = ½(H + Hᵀ))
+    origin "origin": a minimum if S is positive definite, a maximum if negative definite, a saddle
+    if S has eigenvalues of both signs. If S is semidefinite and singular the minimizers
+    (maximizers) form the null space of S, no isolated point: nothing is listed.
+
+A tuple of generic length cannot be built inside a numba-compiled loop, so :func:`quadratic`
+generates the scalar source of grad/loss for each dimension d (the entries are read from ``p``
+at run time, so one pair of functions serves every H of that size) and caches it per d. The
+generated source is registered with :mod:`linecache`, so ``inspect.getsource`` works on it.
+"""
+
+from __future__ import annotations
+
+import linecache
+import math
+
+import numpy as np
+
+from .base import CriticalPoint, Landscape
+
+_FUNCTIONS: dict[int, tuple] = {}
+
+
+def _source(d: int) -> str:
+    names = [f"w{i}" for i in range(d)]
+    unpack = ", ".join(names) + ("," if d == 1 else "")
+
+    def h(i, j):
+        return f"p[{i * d + j}]"
+
+    grad_terms = []
+    for i in range(d):
+        terms = []
+        for j in range(d):
+            coef = h(i, i) if i == j else f"0.5 * ({h(i, j)} + {h(j, i)})"
+            terms.append(f"{coef} * {names[j]}")
+        grad_terms.append(" + ".join(terms))
+    grad_body = ",\n        ".join(grad_terms) + ("," if d == 1 else "")
+    loss_terms = []
+    for i in range(d):
+        row = " + ".join(f"{h(i, j)} * {names[j]}" for j in range(d))
+        loss_terms.append(f"{names[i]} * ({row})")
+    loss_body = " + ".join(loss_terms)
+    return (
+        f"def grad(w, p, t):\n"
+        f"    {unpack} = w\n"
+        f"    return (\n        {grad_body}\n    )\n"
+        f"\n\n"
+        f"def loss(w, p, t):\n"
+        f"    {unpack} = w\n"
+        f"    return 0.5 * ({loss_body})\n"
+    )
+
+
+def quadratic_functions(d: int) -> tuple:
+    """The generated ``(grad, loss)`` pair for dimension ``d`` (cached: same objects per d)."""
+    d = int(d)
+    if d < 1:
+        raise ValueError(f"quadratic: dimension must be >= 1, got {d}")
+    if d not in _FUNCTIONS:
+        src = _source(d)
+        filename = f"<simdyn.landscapes.quadratic d={d}>"
+        linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+        namespace = {"math": math, "__name__": __name__}
+        exec(compile(src, filename, "exec"), namespace)
+        grad, loss = namespace["grad"], namespace["loss"]
+        for fn in (grad, loss):
+            fn.__qualname__ = f"quadratic_{fn.__name__}_d{d}"
+            fn.__module__ = __name__
+        _FUNCTIONS[d] = (grad, loss)
+    return _FUNCTIONS[d]
+
+
+def _as_matrix(h) -> np.ndarray:
+    h = np.array(h, dtype=float)
+    if h.ndim == 0:
+        h = h.reshape(1, 1)
+    if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] < 1:
+        raise ValueError(f"quadratic: h must be a square d×d matrix, got shape {h.shape}")
+    if not np.all(np.isfinite(h)):
+        raise ValueError("quadratic: h must be finite")
+    return h
+
+
+def _critical_points(values: dict) -> list[CriticalPoint]:
+    h = _as_matrix(values["h"])
+    eig = np.linalg.eigvalsh(0.5 * (h + h.T))
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(eig))))
+    pos, neg = bool(np.any(eig > tol)), bool(np.any(eig < -tol))
+    origin = (0.0,) * h.shape[0]
+    if pos and neg:
+        return [CriticalPoint("saddle", origin, "origin")]
+    if np.all(np.abs(eig) > tol):
+        return [CriticalPoint("minimum" if pos else "maximum", origin, "origin")]
+    return []  # semidefinite and singular: a subspace of critical points, none isolated
+
+
+def quadratic(h) -> Landscape:
+    """The landscape ½ wᵀ H w for a square matrix ``h`` (any d ≥ 1; d follows h's shape)."""
+    h = _as_matrix(h)
+    d = h.shape[0]
+    grad, loss = quadratic_functions(d)
+    return Landscape(
+        "quadratic",
+        d,
+        grad,
+        loss,
+        params={"h": h},
+        critical_points=_critical_points,
+        formula="0.5 * w^T H w  (grad = 0.5 * (H + H^T) w)",
+        doc=__doc__,
+    )
+
+
+LANDSCAPE = quadratic(np.diag([1.0, 10.0]))

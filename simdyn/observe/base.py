@@ -1,0 +1,48 @@
+"""Streaming observers: per-trajectory analyses fused into the simulation kernel.
+
+An observer is a small state machine over a trajectory, with its state in a few float64 slots
+per trajectory (registers on CUDA, a (slots, N) array walked with the batch on the CPU):
+
+* ``init(w0, q) -> state``: at step 0, from the initial point (plain scalar Python, compiled);
+* ``update(state, t, w, active, q) -> state``: after step t, with w = w_t, ``active`` False once
+  the trajectory is frozen (diverged / non-finite); plain scalar Python, compiled into the
+  kernel. Write it with unconditional arithmetic (``count += active``) rather than ``if``
+  stores: it stays vectorisable on the CPU;
+* ``finalize(state, dim) -> {name: (extra_dims, values)}``: in NumPy, after the run, turning the
+  slots into dataset variables of shape (N, *extra) with dims ``extra_dims`` after the batch dims.
+
+``q`` is a tuple of float parameters fixed for the run (``params(dim)``), passed at run time so
+that changing a tolerance does not recompile the kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+class Observer:
+    """Base class of the in-kernel observers. Subclasses set ``name``, ``init`` and ``update``."""
+
+    name: str = "observer"
+    init: Callable
+    update: Callable
+
+    def slots(self, dim: int) -> tuple[str, ...]:
+        """Names of the float64 state slots per trajectory."""
+        raise NotImplementedError
+
+    def params(self, dim: int) -> tuple[float, ...]:
+        """Run-time parameters ``q`` passed to ``init`` and ``update``."""
+        return ()
+
+    def finalize(self, state: dict, dim: int) -> dict:
+        """Dataset variables from the final slot values: ``{name: (extra_dims, array)}``."""
+        raise NotImplementedError
+
+    def attrs(self) -> dict:
+        """Settings recorded in the dataset attributes (prefixed with the observer name)."""
+        return {}
+
+    def cache_key(self, dim: int) -> tuple:
+        """What shapes the compiled code: the functions and the slot/parameter counts."""
+        return (type(self).__name__, type(self).init, type(self).update, len(self.slots(dim)), len(self.params(dim)))

@@ -1,0 +1,33 @@
+"""Scalar building blocks shared by the update rules (one coordinate, plain Python).
+
+They reproduce torch's tensor primitives operation for operation, so that float64 results
+match torch.optim to the last few ulp.
+"""
+
+import math
+
+
+def lerp(start, end, weight):
+    """torch.lerp: start + weight·(end − start), evaluated from the nearer end as ATen does."""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
+
+
+def ema_square(v, g, beta2):
+    """Second-moment average v ← β₂·v + (1 − β₂)·g² (torch: v.mul_(β₂).addcmul_(g, g, 1 − β₂): (1 − β₂)·g·g left to right, as ATen)."""
+    return v * beta2 + (1.0 - beta2) * g * g
+
+
+def bias_correction(beta, t, enabled):
+    """1 − βᵗ (Kingma & Ba 2015, Alg. 1), or 1 when the correction is switched off."""
+    if enabled:
+        return 1.0 - beta ** float(t)
+    return 1.0
+
+
+def adam_denominator(v, bc2, eps, eps_inside_sqrt):
+    """√(v / bc₂) + ε as torch computes it ((√v / √bc₂) + ε), or √(v / bc₂ + ε) when ε sits inside."""
+    if eps_inside_sqrt:
+        return math.sqrt(v / bc2 + eps)
+    return math.sqrt(v) / math.sqrt(bc2) + eps

@@ -1,0 +1,344 @@
+"""Validate a study's arguments and lay it out as kernel launches (no compilation happens here).
+
+Every bad argument raises ``ValueError``/``TypeError`` naming it, before anything is compiled.
+Swept values (1-D arrays) of hyperparameters, schedule parameters and landscape parameters
+become dimensions, in the order given (hyperparameters, then landscape parameters); the batch
+of one optimizer is the outer product of those sweeps with the initial set, flattened
+combination-major.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine.codegen import KernelLayout
+from .engine.kernels import KernelRequest
+from .engine.run import BatchInputs
+from .initial import InitialSet, as_initial_set
+from .landscapes import Landscape, get_landscape
+from .noise import Gaussian
+from .observe.base import Observer
+from .optimizers import Optimizer, get_optimizer
+from .schedule import Schedule, as_schedule
+
+DTYPES = ("float64", "float32")
+TARGETS = ("cpu", "cuda", "auto")
+
+
+@dataclass
+class Sweep:
+    """The swept names (dims) in order and their values."""
+
+    names: list[str] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, name: str, values: np.ndarray):
+        if name in self.names:
+            raise ValueError(f"{name}: swept twice (as a hyperparameter and a landscape/schedule parameter)")
+        self.names.append(name)
+        self.values.append(values)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.values)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.values else 1
+
+    def column(self, name: str) -> np.ndarray:
+        """The value of swept ``name`` for every combination (C order over the sweep dims)."""
+        axis = self.names.index(name)
+        shape = [1] * len(self.names)
+        shape[axis] = -1
+        return np.broadcast_to(np.asarray(self.values[axis]).reshape(shape), self.shape).ravel()
+
+
+@dataclass
+class OptimizerRun:
+    """One optimizer's launch: what it uses, the kernel request and the batch inputs."""
+
+    optimizer: Optimizer
+    hyper_used: dict  # every hyperparameter and flag value (scalar or swept array)
+    schedule: Schedule
+    request: KernelRequest
+    inputs: BatchInputs
+
+
+@dataclass
+class Plan:
+    runs: list[OptimizerRun]
+    stacked: bool  # several optimizers -> dim "optimizer"
+    landscape: Landscape
+    param_values: dict
+    initial: InitialSet
+    sweep: Sweep
+    steps: int
+    record_every: int
+    noise: Gaussian | None
+    observers: tuple
+    dtype: str
+    target: str
+    converge_tol: float
+    diverge_threshold: float
+
+    @property
+    def n_trajectories(self) -> int:
+        return self.sweep.size * self.initial.points.shape[0] * len(self.runs)
+
+
+def _is_int(x) -> bool:
+    return not isinstance(x, bool) and isinstance(x, (int, np.integer))
+
+
+def _sweep_value(name: str, value):
+    """``value`` as a float scalar or a 1-D float array (a sweep)."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected a number or a 1-D array of numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number or a 1-D array of numbers, got {value!r}") from None
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(f"{name}: expected a scalar or a non-empty 1-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: values must be finite, got {value!r}")
+    return arr if arr.ndim == 1 else float(arr)
+
+
+def _resolve_target(target: str) -> str:
+    if not isinstance(target, str) or target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if target == "auto":
+        try:
+            from numba import cuda
+
+            return "cuda" if cuda.is_available() else "cpu"
+        except Exception:  # numba-cuda missing or no driver
+            return "cpu"
+    return target
+
+
+def _check_hyper_range(opt: Optimizer, name: str, value):
+    spec = opt.hypers[name]
+    for v in np.atleast_1d(value):
+        if not spec.contains(float(v)):
+            raise ValueError(
+                f"{name}: {opt.name} needs {name} in {spec.describe_range()} ({spec.doc}), got {float(v)!r}"
+            )
+
+
+def _optimizer_list(optimizer) -> tuple[list[Optimizer], bool]:
+    if isinstance(optimizer, (list, tuple)):
+        if not optimizer:
+            raise ValueError("optimizer: the list is empty")
+        opts = [get_optimizer(o) for o in optimizer]
+        names = [o.name for o in opts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"optimizer: names must be unique, got {names}")
+        return opts, True
+    return [get_optimizer(optimizer)], False
+
+
+def _available_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def make_plan(
+    optimizer,
+    landscape,
+    x0,
+    steps,
+    hyper=None,
+    params=None,
+    observers=(),
+    record_every=None,
+    noise=None,
+    dtype="float64",
+    target="cpu",
+    converge_tol=1e-9,
+    diverge_threshold=1e10,
+    max_memory=None,
+) -> Plan:
+    """Check every argument of :func:`simdyn.simulate` and lay the study out as launches."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    target = _resolve_target(target)
+    if not _is_int(steps) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = int(steps)
+    if record_every is not None and (not _is_int(record_every) or record_every < 1):
+        raise ValueError(f"record_every must be None or an integer >= 1, got {record_every!r}")
+    if noise is not None and not isinstance(noise, Gaussian):
+        raise TypeError(f"noise must be None or an sd.noise.Gaussian, got {type(noise).__name__}")
+    for name, value in (("converge_tol", converge_tol), ("diverge_threshold", diverge_threshold)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0) or math.isnan(value):
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    hyper = dict(hyper or {})
+    params = dict(params or {})
+    for label, mapping in (("hyper", hyper), ("params", params)):
+        for key in mapping:
+            if not isinstance(key, str):
+                raise TypeError(f"{label}: keys must be names (str), got {key!r}")
+    if isinstance(observers, Observer):
+        observers = (observers,)
+    observers = tuple(observers or ())
+    for obs in observers:
+        if not isinstance(obs, Observer):
+            raise TypeError(f"observers: expected sd.observe observers, got {type(obs).__name__}")
+    if len({obs.name for obs in observers}) != len(observers):
+        raise ValueError("observers: each observer may appear once")
+
+    opts, stacked = _optimizer_list(optimizer)
+    land = get_landscape(landscape, params)
+    initial = as_initial_set(x0, land.dim)
+
+    # -- sweeps and per-name values ---------------------------------------------------------------
+    sweep = Sweep()
+    known_hypers = {name for opt in opts for name in opt.names}
+    for name in hyper:
+        if name not in known_hypers:
+            known = "; ".join(f"{o.name}: {', '.join(o.names)}" for o in opts)
+            raise ValueError(f"hyper: unknown hyperparameter {name!r}; known ({known})")
+    schedule = None
+    hyper_values: dict = {}
+    for name, value in hyper.items():
+        if name == "lr":
+            schedule = as_schedule(value)
+            for pname, dim in zip(schedule.params, schedule.param_names):
+                pval = _sweep_value(dim, schedule.params[pname])
+                if isinstance(pval, np.ndarray):
+                    sweep.add(dim, pval)
+            continue
+        if any(name in o.flags for o in opts):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name}: a flag must be True or False (flags are not swept), got {value!r}")
+            hyper_values[name] = bool(value)
+            continue
+        hyper_values[name] = _sweep_value(name, value)
+        for opt in opts:
+            if name in opt.hypers:
+                _check_hyper_range(opt, name, hyper_values[name])
+        if isinstance(hyper_values[name], np.ndarray):
+            sweep.add(name, hyper_values[name])
+
+    param_values: dict = {}
+    for name, value in params.items():
+        if name not in land.params:
+            raise ValueError(
+                f"params: unknown parameter {name!r} of landscape {land.name!r}; known: {', '.join(land.params) or 'none'}"
+            )
+        default = np.asarray(land.params[name])
+        if default.ndim > 0:
+            arr = np.asarray(value, dtype=float)
+            if arr.shape != default.shape or not np.all(np.isfinite(arr)):
+                raise ValueError(f"params: {name} must be a finite array of shape {default.shape} (not swept)")
+            param_values[name] = arr
+            continue
+        param_values[name] = _sweep_value(name, value)
+        if isinstance(param_values[name], np.ndarray):
+            sweep.add(name, param_values[name])
+    for name, default in land.params.items():
+        param_values.setdefault(name, np.asarray(default, dtype=float) if np.ndim(default) else float(default))
+
+    n_combo = sweep.size
+    n_ic = initial.points.shape[0]
+    n_batch = n_combo * n_ic
+    dt = np.dtype(dtype)
+    if record_every:
+        n_records = steps // record_every + 1
+        need = n_records * land.dim * n_batch * dt.itemsize * len(opts)
+        budget = max_memory if max_memory is not None else 0.5 * _available_memory()
+        if need > budget:
+            raise ValueError(
+                f"record_every={record_every}: the recording needs {need / 2**30:.2f} GiB "
+                f"({n_records} records x {n_batch} trajectories x {land.dim} coords x {len(opts)} optimizers), "
+                f"more than the {budget / 2**30:.2f} GiB available; record less often (larger record_every), "
+                "use observers instead of recordings, or split the batch into chunks"
+            )
+
+    param_table = _param_table(land, param_values, sweep)
+    observer_params = np.array([q for obs in observers for q in obs.params(land.dim)], dtype=float)
+    layout_common = dict(
+        dim=land.dim,
+        n_params=param_table.shape[0],
+        project=land.project is not None,
+        noise=noise is not None,
+        observer_slots=tuple(len(obs.slots(land.dim)) for obs in observers),
+        observer_params=tuple(len(obs.params(land.dim)) for obs in observers),
+        record=bool(record_every),
+    )
+
+    runs = []
+    for opt in opts:
+        used: dict = {}
+        for name, spec in opt.hypers.items():
+            if name != "lr":
+                used[name] = hyper_values.get(name, spec.default)
+        for name, default in opt.flags.items():
+            used[name] = hyper_values.get(name, default)
+        sched = schedule or as_schedule(opt.hypers["lr"].default)
+        hyper_table = np.stack([_column(sweep, n, used[n]) for n in opt.float_hypers]) if opt.float_hypers else np.zeros((0, n_combo))
+        sched_table = np.stack([_column(sweep, dim, sched.params[p]) for p, dim in zip(sched.params, sched.param_names)])
+        init_state = _initial_state(opt, hyper_table)
+        flags = tuple(bool(used[name]) for name in opt.flags)
+        layout = KernelLayout(n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0], **layout_common)
+        request = KernelRequest(opt, flags, land, sched, observers, layout, dtype, target)
+        inputs = BatchInputs(
+            hypers=hyper_table,
+            schedule=sched_table,
+            params=param_table,
+            init_state=init_state,
+            x0=initial.points,
+            observer_params=observer_params,
+            steps=steps,
+            record_every=int(record_every or 0),
+            seed=noise.seed if noise is not None else 0,
+            sigma=noise.sigma if noise is not None else 0.0,
+            threshold=float(diverge_threshold),
+        )
+        runs.append(OptimizerRun(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs))
+
+    return Plan(
+        runs, stacked, land, param_values, initial, sweep, steps, int(record_every or 0), noise, observers,
+        dtype, target, float(converge_tol), float(diverge_threshold),
+    )
+
+
+def _column(sweep: Sweep, name: str, value) -> np.ndarray:
+    """``value`` for every combination: the sweep column if swept, else a constant."""
+    if isinstance(value, np.ndarray) and value.ndim == 1 and name in sweep.names:
+        return sweep.column(name)
+    return np.full(sweep.size, float(value))
+
+
+def _param_table(land: Landscape, values: dict, sweep: Sweep) -> np.ndarray:
+    rows = []
+    for name in land.params:
+        value = values[name]
+        if isinstance(value, np.ndarray) and value.ndim == 1 and name in sweep.names:
+            rows.append(sweep.column(name))
+        else:
+            rows.extend(np.full(sweep.size, float(x)) for x in np.ravel(value))
+    return np.stack(rows) if rows else np.zeros((0, sweep.size))
+
+
+def _initial_state(opt: Optimizer, hyper_table: np.ndarray) -> np.ndarray:
+    """The optimizer's initial slots for every combination (``init(h)`` on the unique rows)."""
+    n_combo = hyper_table.shape[1]
+    out = np.zeros((len(opt.slots), n_combo))
+    if not opt.slots:
+        return out
+    if hyper_table.shape[0] == 0:
+        out[:] = np.asarray(opt.init(()), dtype=float)[:, None]
+        return out
+    unique, inverse = np.unique(hyper_table.T, axis=0, return_inverse=True)
+    values = np.array([opt.init(tuple(float(x) for x in row)) for row in unique], dtype=float).reshape(len(unique), -1)
+    return values[np.ravel(inverse)].T.copy()

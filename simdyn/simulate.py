@@ -1,0 +1,110 @@
+"""``sd.simulate``: one call from a study description to a self-describing Dataset."""
+
+from __future__ import annotations
+
+import sys
+
+import xarray as xr
+
+from .engine.run import run_batch
+from .io import build_dataset
+from .plan import make_plan
+
+
+def _progress_bar(total: int, enabled):
+    """A tqdm bar over trajectory-steps, shown when ``enabled`` (None: when stderr is a TTY)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="traj-step", unit_scale=True, desc="simdyn", leave=False)
+
+
+def simulate(
+    optimizer,
+    landscape,
+    x0,
+    steps,
+    hyper=None,
+    params=None,
+    observers=(),
+    record_every=None,
+    noise=None,
+    dtype="float64",
+    target="cpu",
+    *,
+    converge_tol=1e-9,
+    diverge_threshold=1e10,
+    progress=None,
+    max_memory=None,
+) -> xr.Dataset:
+    """Simulate optimizers as discrete dynamical systems over a batch of initial points.
+
+    Every (initial point × hyperparameter combination × landscape-parameter combination) is
+    advanced ``steps`` steps in lockstep by one fused, compiled kernel per optimizer.
+
+    Parameters
+    ----------
+    optimizer : str, sd.Optimizer or list of them
+        A registered name (``sd.OPTIMIZERS``); a list adds the dim ``optimizer``.
+    landscape : str or sd.Landscape
+        A registered name (``sd.LANDSCAPES``) or a user landscape.
+    x0 : (n, d) array, sd.grid(...) or sd.ball(...)
+        Initial points: dim ``traj`` for arrays and balls, ``x0``, ``y0``, … for grids.
+    steps : int
+        Number of optimizer steps T ≥ 1; step t uses the gradient at w_{t-1}.
+    hyper : dict
+        Hyperparameters and flags (defaults: torch.optim's). Scalars fix a value, 1-D arrays are
+        swept (one dim each, named after the hyperparameter). ``lr`` may be an ``sd.schedule``.
+    params : dict
+        Landscape parameters, same rule.
+    observers : list of sd.observe observers
+        Streaming analyses fused into the kernel; each adds its variables.
+    record_every : int, optional
+        Record every k-th state (step 0 included) as variable ``trajectory`` (dims …, step, coord).
+    noise : sd.noise.Gaussian, optional
+        Additive gradient noise from a counter-based generator.
+    dtype : "float64" or "float32"
+    target : "cpu", "cuda" or "auto"
+    converge_tol : float
+        ``status`` is ``converged`` when ‖w_T − w_{T−1}‖∞ ≤ converge_tol·max(1, ‖w_T‖∞).
+    diverge_threshold : float
+        A trajectory with some |w_k| > diverge_threshold is frozen and flagged ``diverged``.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    max_memory : int, optional
+        Bytes a recording may take (default: half the available memory).
+
+    Returns
+    -------
+    xarray.Dataset with ``w0``, ``w``, ``loss``, ``status``, ``stop_step`` (and ``trajectory``,
+    observer variables); attributes record every value used. Save with ``ds.simdyn.save(path)``.
+    """
+    plan = make_plan(
+        optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
+        record_every=record_every, noise=noise, dtype=dtype, target=target,
+        converge_tol=converge_tol, diverge_threshold=diverge_threshold, max_memory=max_memory,
+    )
+    from .landscapes.check import check_landscape_compiles
+
+    check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
+    total = plan.n_trajectories * plan.steps
+    bar = _progress_bar(total, progress)
+    done = [0]
+
+    def advance(count_for_run):
+        if bar is not None:
+            bar.update(done[0] + count_for_run - bar.n)
+
+    results = []
+    try:
+        for run in plan.runs:
+            n_run = run.inputs.hypers.shape[1] * run.inputs.x0.shape[0]
+            results.append(run_batch(run.request, run.inputs, progress=advance if bar is not None else None))
+            done[0] += n_run * plan.steps
+    finally:
+        if bar is not None:
+            bar.close()
+    return build_dataset(plan, results)
