@@ -199,7 +199,7 @@ def build_dataset(plan, results) -> xr.Dataset:
     return ds
 
 
-def save(ds: xr.Dataset, path) -> str:
+def save(ds: xr.Dataset, path, group: str | None = None) -> str:
     """Write ``ds`` to netCDF4 atomically: a temporary file in the same folder, then a rename.
 
     An interrupted or failed write never leaves a truncated file under ``path``.
@@ -210,7 +210,7 @@ def save(ds: xr.Dataset, path) -> str:
     fd, tmp = tempfile.mkstemp(prefix=".simdyn-", suffix=".nc.part", dir=folder)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", group=group)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -219,9 +219,10 @@ def save(ds: xr.Dataset, path) -> str:
     return path
 
 
-def load(path) -> xr.Dataset:
-    """Read a dataset written by :func:`save` fully into memory (the file is closed afterwards)."""
-    with xr.open_dataset(path, engine="netcdf4") as ds:
+def load(path, group: str | None = None) -> xr.Dataset:
+    """Read a dataset written by :func:`save` (or one ``group`` of a multi-study file) fully into
+    memory; the file is closed afterwards."""
+    with xr.open_dataset(path, engine="netcdf4", group=group) as ds:
         return ds.load()
 
 
@@ -232,8 +233,8 @@ class SimdynAccessor:
     def __init__(self, ds: xr.Dataset):
         self._ds = ds
 
-    def save(self, path) -> str:
-        return save(self._ds, path)
+    def save(self, path, group: str | None = None) -> str:
+        return save(self._ds, path, group=group)
 
     def status_counts(self) -> dict:
         """Number of trajectories per status meaning (over every dim except ``optimizer``)."""

@@ -9,6 +9,7 @@ combination-major.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -212,10 +213,12 @@ def make_plan(
     for name, value in hyper.items():
         if name == "lr":
             schedule = as_schedule(value)
+            normalized = {}
             for pname, dim in zip(schedule.params, schedule.param_names):
-                pval = _sweep_value(dim, schedule.params[pname])
-                if isinstance(pval, np.ndarray):
-                    sweep.add(dim, pval)
+                normalized[pname] = _sweep_value(dim, schedule.params[pname])
+                if isinstance(normalized[pname], np.ndarray):
+                    sweep.add(dim, normalized[pname])
+            schedule = dataclasses.replace(schedule, params=normalized)
             continue
         if any(name in o.flags for o in opts):
             if not isinstance(value, (bool, np.bool_)):

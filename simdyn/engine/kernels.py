@@ -126,3 +126,31 @@ def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
         kernel = numba.njit(parallel=True, error_model="numpy")(ns["loss_kernel"])
         _KERNELS[key] = kernel
     return kernel
+
+
+def cuda_signature(req: KernelRequest) -> tuple:
+    """The numba signature of the CUDA kernel of ``req`` (argument order of codegen.SIGNATURE)."""
+    from numba import types
+
+    real = types.float32 if req.dtype == "float32" else types.float64
+    f64, i64 = types.float64, types.int64
+    return (
+        real[:, ::1], real[:, :, ::1], i64[::1], real[:, ::1], real[:, ::1], real[:, ::1],
+        f64[:, ::1], f64[::1], real[:, :, ::1],
+        i64, i64, i64, i64, i64, i64, real, real, i64,
+    )
+
+
+def compile_ptx(req: KernelRequest, cc: tuple = (9, 0)) -> str:
+    """PTX of the CUDA kernel of ``req`` for compute capability ``cc`` (no GPU needed).
+
+    The CUDA simulator runs kernels as Python and cannot tell whether the CUDA compiler accepts
+    them; this compiles the real kernel through NVVM.
+    """
+    from dataclasses import replace
+
+    from numba import cuda
+
+    cuda_req = replace(req, target="cuda")
+    ptx, _ = cuda.compile_ptx(python_kernel(cuda_req), cuda_signature(cuda_req), cc=cc)
+    return ptx

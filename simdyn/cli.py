@@ -1,0 +1,338 @@
+"""The ``simdyn`` command: run a TOML study, inspect a result file, list what is registered.
+
+    simdyn run [STUDY.toml] [-o OUT.nc] [--steps N] [--target cpu|cuda|auto] [--quiet]
+    simdyn info OUT.nc
+    simdyn list
+
+Exit codes: 0 on success, 2 for bad input (an invalid study, a missing file), printed as
+``simdyn: error: <message>`` without a traceback; 1 when the output cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+BAD_INPUT = (ValueError, TypeError, FileNotFoundError)
+STATUS_COLUMNS = ("converged", "bounded", "diverged", "nonfinite")
+
+
+def _error(message: str, code: int = 2) -> int:
+    print(f"simdyn: error: {message}", file=sys.stderr)
+    return code
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+
+def format_table(header: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+    """Columns padded to their widest cell; the columns in ``right`` are right-aligned."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
+
+
+def _fmt(value: float) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.3e}"
+
+
+# -- the summary: status counts, median loss, median distance to the nearest minimum ---------------
+
+
+def _call(ds) -> dict:
+    try:
+        return json.loads(ds.attrs.get("simdyn_call", "{}"))
+    except ValueError:
+        return {}
+
+
+def _distance_to_minima(ds):
+    """Per trajectory, the distance ‖w − m‖₂ to the nearest known minimum m of the landscape
+    (:meth:`Landscape.minima`, evaluated for each swept landscape parameter); None when the
+    landscape lists no minimum (e.g. ``saddle``) or is not registered."""
+    import xarray as xr
+
+    from .landscapes import get_landscape
+
+    call = _call(ds)
+    params = dict(call.get("params") or {})
+    try:
+        land = get_landscape(ds.attrs.get("landscape", call.get("landscape")), {"h": np.asarray(params["h"])} if "h" in params else None)
+    except (ValueError, TypeError):
+        return None
+    swept = [name for name in params if name in ds.dims]
+    pieces = []
+    any_minimum = False
+    for combo in itertools.product(*(ds[name].values for name in swept)):
+        where = dict(zip(swept, combo))
+        values = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in params.items()}
+        values.update({k: float(v) for k, v in where.items()})
+        minima = land.minima(values)
+        w = ds["w"].sel(where) if where else ds["w"]
+        if not minima:
+            pieces.append(xr.full_like(w.isel(coord=0, drop=True), np.nan, dtype=float))
+            continue
+        any_minimum = True
+        dist = None
+        for m in minima:
+            loc = xr.DataArray(np.asarray(m.location, dtype=float), dims="coord", coords={"coord": w["coord"]})
+            d = np.sqrt(((w - loc) ** 2).sum("coord"))
+            dist = d if dist is None else np.minimum(dist, d)
+        pieces.append(dist.expand_dims({k: [v] for k, v in where.items()}) if where else dist)
+    if not any_minimum:
+        return None
+    return xr.combine_by_coords(pieces) if swept else pieces[0]
+
+
+def summary_rows(results: dict) -> list[dict]:
+    """One row per (run, optimizer): status counts, median final loss and median distance to
+    the nearest known minimum (over every trajectory, hyperparameter and parameter value)."""
+    from .io import STATUS_MEANINGS
+
+    rows = []
+    for run, ds in results.items():
+        landscape = ds.attrs.get("landscape", run)
+        dist = _distance_to_minima(ds)
+        optimizers = [str(o) for o in ds["optimizer"].values] if "optimizer" in ds.dims else [ds.attrs.get("optimizer", "?")]
+        for opt in optimizers:
+            def pick(da):
+                return da.sel(optimizer=opt) if "optimizer" in da.dims else da
+
+            status = pick(ds["status"]).values.ravel()
+            loss = pick(ds["loss"]).values.ravel()
+            row = {
+                "run": run,
+                "landscape": landscape,
+                "optimizer": opt,
+                **{m: int(np.sum(status == i)) for i, m in enumerate(STATUS_MEANINGS)},
+                "median_loss": float(np.nanmedian(loss)) if np.any(np.isfinite(loss)) else math.nan,
+                "median_distance": None,
+            }
+            if dist is not None:
+                values = pick(dist).values.ravel()
+                row["median_distance"] = float(np.nanmedian(values)) if np.any(np.isfinite(values)) else math.nan
+            rows.append(row)
+    return rows
+
+
+def format_summary(rows: list[dict]) -> str:
+    """The summary table; the ``periodic`` column appears when some trajectory is periodic."""
+    statuses = list(STATUS_COLUMNS)
+    if any(r["periodic"] for r in rows):
+        statuses.insert(1, "periodic")
+    header = ["landscape", "optimizer", *statuses, "median loss", "median dist. to min"]
+    table = []
+    for r in rows:
+        name = r["landscape"] if r["run"] in (r["landscape"], "") else f"{r['run']} ({r['landscape']})"
+        table.append([name, r["optimizer"], *(r[s] for s in statuses), _fmt(r["median_loss"]), _fmt(r["median_distance"])])
+    return format_table(header, table, right=set(range(2, len(header))))
+
+
+# -- subcommands ----------------------------------------------------------------------------------
+
+
+def _cmd_run(args) -> int:
+    from .study import DEFAULT_STUDY, load_study, run_study, save_results
+
+    try:
+        study = load_study(args.study if args.study is not None else DEFAULT_STUDY)
+        changes = {}
+        if args.steps is not None:
+            changes["steps"] = args.steps
+        if args.target is not None:
+            changes["target"] = args.target
+        if changes:
+            study = study.replace(**changes)
+    except BAD_INPUT as exc:
+        return _error(str(exc))
+    output = args.output or study.output
+    start = time.perf_counter()
+    result = run_study(study, progress=False if args.quiet else None)
+    results = result if isinstance(result, dict) else {"": result}
+    try:
+        save_results(result, output)
+    except OSError as exc:
+        return _error(f"cannot write {output}: {exc}", 1)
+    elapsed = time.perf_counter() - start
+    target = next(iter(results.values())).attrs.get("target", study.target)
+    print(f"study {study.name}: {', '.join(study.optimizers)}, {study.steps} steps, {study.dtype}, target {target}")
+    print(format_summary(summary_rows(results)))
+    print(f"wrote {output} in {elapsed:.1f} s")
+    return 0
+
+
+def _describe(ds, indent: str = "") -> list[str]:
+    """What one Dataset holds: dims, variables, the study's settings and the status counts."""
+    a = ds.attrs
+    out = []
+    dims = ", ".join(f"{name}={size}" for name, size in ds.sizes.items())
+    out.append(f"{indent}dims: {dims}")
+    out.append(f"{indent}variables:")
+    rows = [[name, "(" + ", ".join(var.dims) + ")", str(var.dtype), var.attrs.get("long_name", "")] for name, var in ds.data_vars.items()]
+    out += [indent + "  " + line for line in format_table(["name", "dims", "dtype", "long_name"], rows).splitlines()]
+    optimizers = [o.strip() for o in str(a.get("optimizer", "")).split(",") if o.strip()]
+    out.append(f"{indent}optimizer: {a.get('optimizer', '-')}")
+    call_hyper = _call(ds).get("hyper") or {}
+    for opt in optimizers:
+        if opt in call_hyper:
+            items = [_hyper_str(k, v) for k, v in call_hyper[opt].items()]
+        else:
+            prefix = f"hyper_{opt}_"
+            items = [f"{k[len(prefix):]}={_attr_str(v)}" for k, v in a.items() if k.startswith(prefix)]
+        out.append(f"{indent}  {opt}: {', '.join(items) or '-'}")
+    params = [f"{k[len('param_'):]}={_attr_str(v)}" for k, v in a.items() if k.startswith("param_")]
+    out.append(f"{indent}landscape: {a.get('landscape', '-')}  f = {a.get('landscape_formula', '-')}  params: {', '.join(params) or 'none'}")
+    out.append(f"{indent}initial set: {a.get('initial_set', '-')}")
+    out.append(f"{indent}steps: {a.get('steps', '-')}  record_every: {a.get('record_every', '-') or 'none'}  dtype: {a.get('dtype', '-')}  target: {a.get('target', '-')}")
+    noise = a.get("noise", "-")
+    if noise not in ("none", "-"):
+        noise = f"{noise} (sigma={_attr_str(a.get('noise_sigma'))}, seed={_attr_str(a.get('noise_seed'))})"
+    out.append(f"{indent}noise: {noise}  observers: {a.get('observers', '-')}")
+    out.append(f"{indent}created: {a.get('created', '-')}  simdyn version: {a.get('simdyn_version', '-')}")
+    if "status" in ds:
+        from .io import STATUS_MEANINGS
+
+        status = ds["status"]
+        opts = [str(o) for o in status["optimizer"].values] if "optimizer" in status.dims else [a.get("optimizer", "all")]
+        rows = []
+        for opt in opts:
+            values = (status.sel(optimizer=opt) if "optimizer" in status.dims else status).values
+            rows.append([opt, *(int(np.sum(values == i)) for i in range(len(STATUS_MEANINGS)))])
+        out.append(f"{indent}status counts:")
+        table = format_table(["optimizer", *STATUS_MEANINGS], rows, right=set(range(1, len(STATUS_MEANINGS) + 1)))
+        out += [indent + "  " + line for line in table.splitlines()]
+    return out
+
+
+def _hyper_str(name: str, value) -> str:
+    """``lr=0.001`` for a constant rate, ``lr=inverse_sqrt(lr=0.1)`` for a schedule."""
+    if name == "lr_schedule" and isinstance(value, dict):
+        kind = value.get("kind", "constant")
+        params = {k: v for k, v in value.items() if k != "kind"}
+        if kind == "constant" and set(params) == {"lr"}:
+            return f"lr={_attr_str(params['lr'])}"
+        return f"lr={kind}(" + ", ".join(f"{k}={_attr_str(v)}" for k, v in params.items()) + ")"
+    return f"{name}={_attr_str(value)}"
+
+
+def _attr_str(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray):
+        return "[" + ", ".join(f"{x:g}" if isinstance(x, (float, np.floating)) else str(x) for x in value.tolist()) + "]"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:g}"
+    return str(value)
+
+
+def _cmd_info(args) -> int:
+    from .study import file_groups, load_results
+
+    try:
+        groups = file_groups(args.file)
+        result = load_results(args.file)
+    except BAD_INPUT as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot read {args.file} as netCDF: {exc}")
+    lines = [f"file: {args.file}"]
+    if groups:
+        import netCDF4
+
+        with netCDF4.Dataset(args.file) as nc:
+            root = {k: nc.getncattr(k) for k in nc.ncattrs()}
+        lines.append(f"study: {root.get('study_name', '-')}")
+        if root.get("study_description"):
+            lines.append(f"description: {root['study_description']}")
+        lines.append(f"groups: {', '.join(groups)}")
+        for name, ds in result.items():
+            lines.append("")
+            lines.append(f"[group {name}]")
+            lines += _describe(ds, "  ")
+    else:
+        if "study_name" in result.attrs:
+            lines.append(f"study: {result.attrs['study_name']}")
+        if result.attrs.get("study_description"):
+            lines.append(f"description: {result.attrs['study_description']}")
+        lines += _describe(result)
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_list(args) -> int:
+    from .landscapes import LANDSCAPES
+    from .optimizers import OPTIMIZERS
+
+    print("optimizers (hyperparameter defaults):")
+    rows = [[name, ", ".join(f"{k}={_attr_str(v)}" for k, v in opt.defaults().items())] for name, opt in OPTIMIZERS.items()]
+    print("\n".join("  " + line for line in format_table(["name", "defaults"], rows).splitlines()))
+    print()
+    print("landscapes:")
+    rows = []
+    for name, land in LANDSCAPES.items():
+        params = ", ".join(f"{k}={_attr_str(np.asarray(v)) if np.ndim(v) else _attr_str(v)}" for k, v in land.params.items())
+        rows.append([name, land.dim, land.formula, params or "-"])
+    print("\n".join("  " + line for line in format_table(["name", "dim", "formula", "params"], rows).splitlines()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
+
+    parser = argparse.ArgumentParser(prog="simdyn", description="Simulate optimizer dynamics as discrete dynamical systems.")
+    parser.add_argument("--version", action="version", version=f"simdyn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run a TOML study (default: the built-in study) and write netCDF",
+                         description="Run a TOML study and write its results to netCDF (atomically).")
+    run.add_argument("study", nargs="?", help="study file (default: the built-in study, simdyn/data/default.toml)")
+    run.add_argument("-o", "--output", help="output netCDF path (default: the study's [output] path, else <name>.nc)")
+    run.add_argument("--steps", type=int, help="override the study's number of steps (quick runs)")
+    run.add_argument("--target", choices=("cpu", "cuda", "auto"), help="override the study's target")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    info = sub.add_parser("info", help="describe a result file", description="Describe what a simdyn netCDF file holds.")
+    info.add_argument("file", help="a netCDF file written by `simdyn run` or ds.simdyn.save")
+    info.set_defaults(func=_cmd_info)
+
+    lst = sub.add_parser("list", help="registered optimizers and landscapes", description="List registered optimizers and landscapes.")
+    lst.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``simdyn`` console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except BrokenPipeError:  # `simdyn info out.nc | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
