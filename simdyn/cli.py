@@ -75,27 +75,25 @@ def _distance_to_minima(ds):
     except (ValueError, TypeError):
         return None
     swept = [name for name in params if name in ds.dims]
-    pieces = []
+    w = ds["w"]
+    dist = xr.full_like(w.isel(coord=0, drop=True), np.nan, dtype=float)
     any_minimum = False
     for combo in itertools.product(*(ds[name].values for name in swept)):
         where = dict(zip(swept, combo))
         values = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in params.items()}
         values.update({k: float(v) for k, v in where.items()})
         minima = land.minima(values)
-        w = ds["w"].sel(where) if where else ds["w"]
         if not minima:
-            pieces.append(xr.full_like(w.isel(coord=0, drop=True), np.nan, dtype=float))
             continue
         any_minimum = True
-        dist = None
+        w_here = w.sel(where)
+        nearest = None
         for m in minima:
             loc = xr.DataArray(np.asarray(m.location, dtype=float), dims="coord", coords={"coord": w["coord"]})
-            d = np.sqrt(((w - loc) ** 2).sum("coord"))
-            dist = d if dist is None else np.minimum(dist, d)
-        pieces.append(dist.expand_dims({k: [v] for k, v in where.items()}) if where else dist)
-    if not any_minimum:
-        return None
-    return xr.combine_by_coords(pieces) if swept else pieces[0]
+            d = np.sqrt(((w_here - loc) ** 2).sum("coord"))
+            nearest = d if nearest is None else np.minimum(nearest, d)
+        dist.loc[where] = nearest.transpose(*dist.sel(where).dims)
+    return dist if any_minimum else None
 
 
 def summary_rows(results: dict) -> list[dict]:

@@ -40,7 +40,8 @@ def grid(**axes) -> Grid:
 
     Axis names are the coordinate labels (x, y, z for d ≤ 3; w1 … wd beyond), in order; each
     value is ``(lo, hi, n)`` (``numpy.linspace``) or an explicit 1-D array. The dataset gets one
-    dim per axis, named after it with a ``0`` suffix (``x0``, ``y0``, …).
+    dim per axis, named after it with a ``0`` suffix (``x0``, ``y0``, ``z0``; ``w1_0``, ``w2_0``, …
+    for d ≥ 4).
     """
     if not axes:
         raise ValueError("grid: give one axis per coordinate, e.g. grid(x=(-1, 1, 101), y=(-1, 1, 101))")
@@ -49,33 +50,44 @@ def grid(**axes) -> Grid:
         raise ValueError(f"grid: axes must be named {labels} in this order for d = {len(axes)}, got {list(axes)}")
     values = []
     for name, spec in axes.items():
-        if isinstance(spec, tuple) and len(spec) == 3:
-            lo, hi, n = spec
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"grid: {name}=(lo, hi, n) needs an integer n >= 1, got {n!r}")
-            axis = np.linspace(float(lo), float(hi), int(n))
-        else:
-            axis = np.asarray(spec, dtype=float)
-            if axis.ndim != 1 or axis.size == 0:
-                raise ValueError(f"grid: {name} must be (lo, hi, n) or a non-empty 1-D array")
+        try:
+            if isinstance(spec, tuple) and len(spec) == 3:
+                lo, hi, n = spec
+                if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                    raise ValueError(f"grid: {name}=(lo, hi, n) needs an integer n >= 1, got {n!r}")
+                axis = np.linspace(float(lo), float(hi), int(n))
+            else:
+                axis = np.asarray(spec, dtype=float)
+        except (TypeError, ValueError) as exc:
+            if str(exc).startswith("grid:"):
+                raise
+            raise ValueError(f"grid: {name} must be (lo, hi, n) or a 1-D array of numbers, got {spec!r}") from None
+        if axis.ndim != 1 or axis.size == 0:
+            raise ValueError(f"grid: {name} must be (lo, hi, n) or a non-empty 1-D array")
         if not np.all(np.isfinite(axis)):
             raise ValueError(f"grid: {name} has non-finite values")
         values.append(axis)
     mesh = np.meshgrid(*values, indexing="ij")
     points = np.stack([m.ravel() for m in mesh], axis=1)
-    dims = tuple(f"{name}0" for name in axes)
+    dims = tuple(f"{name}0" if len(axes) <= 3 else f"{name}_0" for name in axes)
     return Grid(points, dims, dict(zip(dims, values)), tuple(len(v) for v in values), "grid")
 
 
 def ball(center, radius: float, n: int, seed: int = 0) -> InitialSet:
     """``n`` points uniform in the Euclidean ball of ``radius`` around ``center`` (dim ``traj``)."""
-    center = np.atleast_1d(np.asarray(center, dtype=float))
+    try:
+        center = np.atleast_1d(np.asarray(center, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"ball: center must be a finite 1-D point, got {center!r}") from None
     if center.ndim != 1 or not np.all(np.isfinite(center)):
         raise ValueError("ball: center must be a finite 1-D point")
-    if not (np.isfinite(radius) and radius > 0):
+    if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(radius) and radius > 0):
         raise ValueError(f"ball: radius must be > 0, got {radius!r}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"ball: n must be an integer >= 1, got {n!r}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"ball: seed must be an integer >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     d = center.size
     direction = rng.standard_normal((n, d))

@@ -169,13 +169,20 @@ def optimizer_dataset(plan, run, result) -> xr.Dataset:
             {"long_name": "recorded states w_t", "record_every": plan.record_every},
         )
     offset = 0
-    for obs in plan.observers:
+    for obs, buffer in zip(plan.observers, result.observer_buffers):
         names = obs.slots(d)
         state = {name: result.observer_state[offset + i] for i, name in enumerate(names)}
         offset += len(names)
-        for var, (extra_dims, values, *attrs) in obs.finalize(state, d).items():
+        outputs = obs.finalize(state, d) if buffer is None else obs.finalize(state, d, buffer)
+        for var, value in outputs.items():
+            if var == "status":
+                verdict = np.asarray(value, dtype=np.uint8)
+                status = np.where(frozen == 0, verdict, status).astype(np.uint8)
+                continue
+            extra_dims, values, *attrs = value
             values = np.asarray(values)
             data[var] = (batch_dims + tuple(extra_dims), values.reshape(batch_shape + values.shape[1:]), *(attrs or [{}]))
+    data["status"] = (batch_dims, per_traj(status), data["status"][2])
     coords = {name: values for name, values in zip(plan.sweep.names, plan.sweep.values)}
     coords.update(plan.initial.coords)
     coords["coord"] = coord_labels(d)
@@ -211,6 +218,9 @@ def save(ds: xr.Dataset, path, group: str | None = None) -> str:
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", group=group)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Gaussian:
@@ -19,12 +21,15 @@ class Gaussian:
     seed: int = 0
 
     def __post_init__(self):
-        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)):
+        if isinstance(self.sigma, (bool, np.bool_)) or not isinstance(self.sigma, (int, float, np.integer, np.floating)):
             raise TypeError(f"noise.Gaussian: sigma must be a number, got {self.sigma!r}")
         if not (math.isfinite(self.sigma) and self.sigma >= 0):
             raise ValueError(f"noise.Gaussian: sigma must be finite and >= 0, got {self.sigma!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+        if isinstance(self.seed, (bool, np.bool_)) or not isinstance(self.seed, (int, np.integer)) \
+                or not 0 <= self.seed < 2**63:
             raise ValueError(f"noise.Gaussian: seed must be an integer in [0, 2**63), got {self.seed!r}")
+        object.__setattr__(self, "sigma", float(self.sigma))
+        object.__setattr__(self, "seed", int(self.seed))
 
     def attrs(self) -> dict:
         return {"noise": "gaussian", "noise_sigma": float(self.sigma), "noise_seed": int(self.seed)}

@@ -96,7 +96,7 @@ def _is_int(x) -> bool:
     return not isinstance(x, bool) and isinstance(x, (int, np.integer))
 
 
-def _sweep_value(name: str, value):
+def _sweep_value(name: str, value, finite: bool = True):
     """``value`` as a float scalar or a 1-D float array (a sweep)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name}: expected a number or a 1-D array of numbers, got {value!r}")
@@ -106,21 +106,41 @@ def _sweep_value(name: str, value):
         raise TypeError(f"{name}: expected a number or a 1-D array of numbers, got {value!r}") from None
     if arr.ndim > 1 or arr.size == 0:
         raise ValueError(f"{name}: expected a scalar or a non-empty 1-D array, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: values must be finite, got {value!r}")
     return arr if arr.ndim == 1 else float(arr)
+
+
+def _resolve_dtype(dtype) -> str:
+    """'float64' or 'float32' from a name, a numpy dtype or a numpy scalar type."""
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    return name
+
+
+def _cuda_available() -> bool:
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:  # numba-cuda missing or no driver
+        return False
 
 
 def _resolve_target(target: str) -> str:
     if not isinstance(target, str) or target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     if target == "auto":
-        try:
-            from numba import cuda
-
-            return "cuda" if cuda.is_available() else "cpu"
-        except Exception:  # numba-cuda missing or no driver
-            return "cpu"
+        return "cuda" if _cuda_available() else "cpu"
+    if target == "cuda" and not _cuda_available():
+        raise ValueError(
+            "target='cuda' but no CUDA GPU is available to numba (numba.cuda.is_available() is False); "
+            "use target='cpu' or 'auto'"
+        )
     return target
 
 
@@ -143,6 +163,14 @@ def _optimizer_list(optimizer) -> tuple[list[Optimizer], bool]:
             raise ValueError(f"optimizer: names must be unique, got {names}")
         return opts, True
     return [get_optimizer(optimizer)], False
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} TiB"
 
 
 def _available_memory() -> int:
@@ -169,8 +197,7 @@ def make_plan(
     max_memory=None,
 ) -> Plan:
     """Check every argument of :func:`simdyn.simulate` and lay the study out as launches."""
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    dtype = _resolve_dtype(dtype)
     target = _resolve_target(target)
     if not _is_int(steps) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
@@ -180,7 +207,8 @@ def make_plan(
     if noise is not None and not isinstance(noise, Gaussian):
         raise TypeError(f"noise must be None or an sd.noise.Gaussian, got {type(noise).__name__}")
     for name, value in (("converge_tol", converge_tol), ("diverge_threshold", diverge_threshold)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0) or math.isnan(value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not (value > 0) or math.isnan(value):
             raise ValueError(f"{name} must be a number > 0, got {value!r}")
     hyper = dict(hyper or {})
     params = dict(params or {})
@@ -225,10 +253,10 @@ def make_plan(
                 raise TypeError(f"{name}: a flag must be True or False (flags are not swept), got {value!r}")
             hyper_values[name] = bool(value)
             continue
-        hyper_values[name] = _sweep_value(name, value)
         for opt in opts:
             if name in opt.hypers:
-                _check_hyper_range(opt, name, hyper_values[name])
+                _check_hyper_range(opt, name, _sweep_value(name, value, finite=False))
+        hyper_values[name] = _sweep_value(name, value)
         if isinstance(hyper_values[name], np.ndarray):
             sweep.add(name, hyper_values[name])
 
@@ -261,9 +289,9 @@ def make_plan(
         budget = max_memory if max_memory is not None else 0.5 * _available_memory()
         if need > budget:
             raise ValueError(
-                f"record_every={record_every}: the recording needs {need / 2**30:.2f} GiB "
+                f"record_every={record_every}: the recording needs {_bytes(need)} "
                 f"({n_records} records x {n_batch} trajectories x {land.dim} coords x {len(opts)} optimizers), "
-                f"more than the {budget / 2**30:.2f} GiB available; record less often (larger record_every), "
+                f"more than the {_bytes(budget)} available; record less often (larger record_every), "
                 "use observers instead of recordings, or split the batch into chunks"
             )
 
@@ -276,6 +304,7 @@ def make_plan(
         noise=noise is not None,
         observer_slots=tuple(len(obs.slots(land.dim)) for obs in observers),
         observer_params=tuple(len(obs.params(land.dim)) for obs in observers),
+        observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in observers),
         record=bool(record_every),
     )
 
@@ -301,6 +330,7 @@ def make_plan(
             init_state=init_state,
             x0=initial.points,
             observer_params=observer_params,
+            observer_buffers=tuple(obs.buffer(land.dim) for obs in observers),
             steps=steps,
             record_every=int(record_every or 0),
             seed=noise.seed if noise is not None else 0,

@@ -45,3 +45,10 @@ def test_kernel_with_noise_recording_and_float32_compiles_to_ptx():
     ptx = compile_ptx(req)
     assert ".entry" in ptx
     assert "sqrt.rn.f32" in ptx  # the float32 kernel computes in float32
+
+
+def test_kernel_with_buffered_observer_compiles_to_ptx():
+    from test_engine import LagDistance, RunningMaxAbs
+
+    req = request("adam", observers=[RunningMaxAbs(), LagDistance()])
+    assert ".entry" in compile_ptx(req)

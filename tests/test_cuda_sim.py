@@ -79,3 +79,11 @@ def test_observers_on_both_targets():
                             observers=[StepCounter()], diverge_threshold=10.0)
     np.testing.assert_array_equal(gpu.active_steps.values, cpu.active_steps.values)
     np.testing.assert_array_equal(gpu.max_abs_x.values, cpu.max_abs_x.values)
+
+
+def test_buffered_observer_on_both_targets():
+    from test_engine import LagDistance
+
+    cpu, gpu = both_targets("adam", "valley", X0, 15, hyper={"lr": 0.1}, observers=[LagDistance()])
+    np.testing.assert_allclose(gpu.lag_distance.values, cpu.lag_distance.values, rtol=1e-12)
+    np.testing.assert_array_equal(gpu.status.values, cpu.status.values)

@@ -243,3 +243,44 @@ def test_tiles_do_not_change_results(monkeypatch):
     monkeypatch.setattr(run, "CPU_TILE", 7)
     other = sd.simulate("adam", "himmelblau", x0, steps=50, hyper={"lr": [0.01, 0.1]}, progress=False)
     np.testing.assert_array_equal(ref.w.values, other.w.values)
+
+
+class LagDistance(sd.observe.Observer):
+    """Test observer with a history buffer: |x_t − x_{t−3}| at the last step, via a ring buffer."""
+
+    name = "lag"
+    LAG = 3
+
+    @staticmethod
+    def init(w, q, buf, j):
+        buf[0, 0, j] = w[0]
+        return (0.0,)
+
+    @staticmethod
+    def update(o, t, w, active, q, buf, j):
+        length = buf.shape[0]
+        old = buf[(t - 3) % length, 0, j]
+        buf[t % length, 0, j] = w[0]
+        return (abs(w[0] - old),)
+
+    def slots(self, dim):
+        return ("lag_distance",)
+
+    def buffer(self, dim):
+        return (4, 1)
+
+    def finalize(self, state, dim, buffer):
+        periodic = np.where(state["lag_distance"] == 0.0, 1, 2).astype(np.uint8)
+        return {"lag_distance": ((), state["lag_distance"]), "last_x": ((), buffer[0, 0, :]), "status": periodic}
+
+
+def test_observer_history_buffer_and_status_verdict():
+    ds = sd.simulate("sgd", "valley", X0, steps=12, hyper={"lr": np.array([0.1, 0.5])}, params={"a": 1.0},
+                     record_every=1, observers=[LagDistance()], progress=False)
+    x = ds.trajectory.sel(coord="x")
+    np.testing.assert_array_equal(ds.lag_distance.values, np.abs(x.sel(step=12) - x.sel(step=9)).values)
+    np.testing.assert_array_equal(ds.last_x.values, x.sel(step=12).values)  # row 12 mod 4 = 0
+    # The observer's verdict replaces converged/bounded: lr = 0.5 on x² lands on 0 in one step, so
+    # the lag distance is 0 (verdict 1 = "periodic"); lr = 0.1 is still moving (verdict 2).
+    assert np.all(ds.status.values[0] == STATUS["bounded"])
+    assert np.all(ds.status.values[1] == STATUS["periodic"])

@@ -15,7 +15,8 @@ body is shared by both targets and works on local scalars; only the loops around
 Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
 active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (schedule params, C),
 P (landscape params, C) per combination c, O (observer slots, N) float64, OQ observer params,
-R (records, d, N) recordings.
+R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
+observers that declare one (passed with the trajectory index to their init/update).
 """
 
 from __future__ import annotations
@@ -37,12 +38,21 @@ class KernelLayout:
     observer_slots: tuple[int, ...]
     observer_params: tuple[int, ...]
     record: bool
+    observer_buffers: tuple[bool, ...] = ()
+
+    def buffer_args(self) -> list[str]:
+        """Kernel arguments of the observers' history buffers (B<m>, one per buffered observer)."""
+        return [f"B{m}" for m, has in enumerate(self.observer_buffers) if has]
 
 
 def _tuple(items: list[str]) -> str:
     if not items:
         return "()"
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _buffered(layout: KernelLayout, m: int) -> bool:
+    return m < len(layout.observer_buffers) and layout.observer_buffers[m]
 
 
 def _observer_offsets(layout: KernelLayout) -> list[tuple[int, int, int, int]]:
@@ -87,7 +97,8 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
-        lines.append(f"ov = observer_update_{m}({state}, t, {_tuple(w)}, ok, {params})")
+        buffer = f", B{m}, {traj}" if _buffered(layout, m) else ""
+        lines.append(f"ov = observer_update_{m}({state}, t, {_tuple(w)}, ok, {params}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
     return lines
 
@@ -116,7 +127,8 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     w = _tuple([f"W[{k}, {j}]" for k in range(layout.dim)])
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
-        lines.append(f"ov = observer_init_{m}({w}, {params})")
+        buffer = f", B{m}, {j}" if _buffered(layout, m) else ""
+        lines.append(f"ov = observer_init_{m}({w}, {params}{buffer})")
         lines += [f"O[{so + i}, {j}] = ov[{i}]" for i in range(ns)]
     return lines
 
@@ -132,13 +144,17 @@ def _combination_tuples(layout: KernelLayout) -> list[str]:
 SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, t_begin, t_end, n_ic, tile, rec_every, seed, sigma, thr, traj_offset"
 
 
+def _signature(layout: KernelLayout) -> str:
+    return ", ".join([SIGNATURE, *layout.buffer_args()])
+
+
 def _indent(lines: list[str], level: int) -> list[str]:
     return ["    " * level + line for line in lines]
 
 
 def cpu_source(layout: KernelLayout) -> str:
     """A ``numba.njit(parallel=True)`` kernel: prange over tiles, time loop, vectorised tile loop."""
-    out = [f"def kernel({SIGNATURE}):"]
+    out = [f"def kernel({_signature(layout)}):"]
     body = [
         "n_combo = H.shape[1]",
         "tiles_per_combo = (n_ic + tile - 1) // tile",
@@ -174,7 +190,7 @@ def cpu_source(layout: KernelLayout) -> str:
 
 def cuda_source(layout: KernelLayout) -> str:
     """A ``numba.cuda.jit`` kernel: one thread per trajectory, state in registers."""
-    out = [f"def kernel({SIGNATURE}):"]
+    out = [f"def kernel({_signature(layout)}):"]
     body = ["j = cuda.grid(1)", "if j < W.shape[1]:"]
     thread = ["c = j // n_ic", *_combination_tuples(layout)]
     if layout.observer_slots:

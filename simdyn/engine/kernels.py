@@ -138,7 +138,7 @@ def cuda_signature(req: KernelRequest) -> tuple:
         real[:, ::1], real[:, :, ::1], i64[::1], real[:, ::1], real[:, ::1], real[:, ::1],
         f64[:, ::1], f64[::1], real[:, :, ::1],
         i64, i64, i64, i64, i64, i64, real, real, i64,
-    )
+    ) + tuple(f64[:, :, ::1] for _ in req.layout.buffer_args())
 
 
 def compile_ptx(req: KernelRequest, cc: tuple = (9, 0)) -> str:

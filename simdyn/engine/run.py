@@ -33,6 +33,7 @@ class BatchInputs:
     init_state: np.ndarray  # (n_slots, C): the optimizer's initial slots per combination
     x0: np.ndarray  # (n_ic, d)
     observer_params: np.ndarray  # (total observer params,)
+    observer_buffers: tuple  # per observer: (length, width) of its history buffer, or None
     steps: int
     record_every: int  # 0 = no recording
     seed: int = 0
@@ -50,6 +51,7 @@ class BatchResult:
     records: np.ndarray | None  # (n_records, d, N)
     state: np.ndarray  # (n_slots, d, N)
     seconds: float
+    observer_buffers: list  # per observer: (length, width, N) array or None
 
 
 def _allocate(req: KernelRequest, inp: BatchInputs):
@@ -68,7 +70,8 @@ def _allocate(req: KernelRequest, inp: BatchInputs):
         records[0] = w
     else:
         records = np.zeros((1, d, 1), dtype=dt)
-    return w, state, frozen, observer_state, records
+    buffers = [None if shape is None else np.zeros((shape[0], shape[1], n)) for shape in inp.observer_buffers]
+    return w, state, frozen, observer_state, records, buffers
 
 
 def _scalars(req: KernelRequest, inp: BatchInputs):
@@ -93,7 +96,8 @@ def _segments(total_steps: int, n_traj: int, timer):
 def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResult:
     """Advance every trajectory of the batch ``inp.steps`` steps with the kernel of ``req``."""
     kernel = get_kernel(req)
-    w, state, frozen, observer_state, records = _allocate(req, inp)
+    w, state, frozen, observer_state, records, buffers = _allocate(req, inp)
+    used_buffers = [b for b in buffers if b is not None]
     sigma, threshold = _scalars(req, inp)
     n_ic = inp.x0.shape[0]
     n = w.shape[1]
@@ -110,7 +114,7 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
         args_tail = (n_ic, CPU_TILE, inp.record_every, inp.seed, sigma, threshold, inp.traj_offset)
 
         def launch(t_begin, t_end):
-            kernel(w, state, frozen, *tables, observer_state, oq, records, t_begin, t_end, *args_tail)
+            kernel(w, state, frozen, *tables, observer_state, oq, records, t_begin, t_end, *args_tail, *used_buffers)
 
         for t_begin, t_end in _segments(inp.steps, n, update_progress):
             launch(t_begin, t_end)
@@ -118,7 +122,7 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
         launch(inp.steps - 1, inp.steps)
         update_progress(inp.steps)
         return BatchResult(w, w_prev, frozen, observer_state, records if inp.record_every else None, state,
-                           time.perf_counter() - start)
+                           time.perf_counter() - start, buffers)
 
     from numba import cuda
 
@@ -126,12 +130,13 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
               (("w", w), ("state", state), ("frozen", frozen), ("obs", observer_state), ("rec", records))}
     device_tables = [cuda.to_device(a) for a in tables]
     device_oq = cuda.to_device(oq)
+    device_buffers = [cuda.to_device(b) for b in used_buffers]
     blocks = (n + CUDA_BLOCK - 1) // CUDA_BLOCK
     args_tail = (n_ic, 0, inp.record_every, inp.seed, sigma, threshold, inp.traj_offset)
 
     def launch(t_begin, t_end):
         kernel[blocks, CUDA_BLOCK](device["w"], device["state"], device["frozen"], *device_tables, device["obs"],
-                                   device_oq, device["rec"], t_begin, t_end, *args_tail)
+                                   device_oq, device["rec"], t_begin, t_end, *args_tail, *device_buffers)
         cuda.synchronize()
 
     for t_begin, t_end in _segments(inp.steps, n, update_progress):
@@ -147,4 +152,10 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
         device["rec"].copy_to_host() if inp.record_every else None,
         device["state"].copy_to_host(),
         time.perf_counter() - start,
+        _host_buffers(buffers, device_buffers),
     )
+
+
+def _host_buffers(buffers, device_buffers):
+    it = iter(device_buffers)
+    return [None if b is None else next(it).copy_to_host() for b in buffers]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from numba.core.errors import NumbaError
 
@@ -44,7 +46,7 @@ def check_landscape_compiles(land, w0, p, dtype: str) -> None:
         try:
             compile_scalar(fn, "cpu", dtype)(*typed_args)
         except NumbaError as exc:
-            first = str(exc).strip().splitlines()[:6]
+            first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[:6]
             raise TypeError(
                 f"landscape {land.name!r}: numba cannot compile {label}(): " + " ".join(first)
             ) from None

@@ -83,7 +83,10 @@ def quadratic_functions(d: int) -> tuple:
 
 
 def _as_matrix(h) -> np.ndarray:
-    h = np.array(h, dtype=float)
+    try:
+        h = np.array(h, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"quadratic: h must be a square d×d matrix of numbers, got {h!r}") from None
     if h.ndim == 0:
         h = h.reshape(1, 1)
     if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] < 1:

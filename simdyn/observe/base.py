@@ -13,6 +13,17 @@ per trajectory (registers on CUDA, a (slots, N) array walked with the batch on t
 
 ``q`` is a tuple of float parameters fixed for the run (``params(dim)``), passed at run time so
 that changing a tolerance does not recompile the kernel.
+
+An observer that needs a history (a ring buffer of past states, say) declares
+``buffer(dim) -> (length, width)``: the engine then allocates a float64 array ``buf`` of shape
+(length, width, N) and calls ``init(w0, q, buf, j)`` and ``update(state, t, w, active, q, buf, j)``
+with the trajectory's column index ``j``; ``finalize(state, dim, buf)`` receives it too. Index it
+as ``buf[row, k, j]`` with ``row`` the same for every trajectory at a given step (e.g. t mod
+length) so the CPU loop stays vectorisable.
+
+``finalize`` may return the key ``"status"`` with an (N,) array of status codes
+(:data:`simdyn.io.STATUS`); it replaces the engine's converged/bounded verdict, never a
+diverged or non-finite one.
 """
 
 from __future__ import annotations
@@ -31,6 +42,10 @@ class Observer:
         """Names of the float64 state slots per trajectory."""
         raise NotImplementedError
 
+    def buffer(self, dim: int) -> tuple[int, int] | None:
+        """(length, width) of a per-trajectory float64 history buffer, or None (the default)."""
+        return None
+
     def params(self, dim: int) -> tuple[float, ...]:
         """Run-time parameters ``q`` passed to ``init`` and ``update``."""
         return ()
@@ -45,4 +60,11 @@ class Observer:
 
     def cache_key(self, dim: int) -> tuple:
         """What shapes the compiled code: the functions and the slot/parameter counts."""
-        return (type(self).__name__, type(self).init, type(self).update, len(self.slots(dim)), len(self.params(dim)))
+        return (
+            type(self).__name__,
+            type(self).init,
+            type(self).update,
+            len(self.slots(dim)),
+            len(self.params(dim)),
+            self.buffer(dim) is not None,
+        )

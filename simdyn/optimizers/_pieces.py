@@ -1,7 +1,9 @@
 """Scalar building blocks shared by the update rules (one coordinate, plain Python).
 
 They reproduce torch's tensor primitives operation for operation, so that float64 results
-match torch.optim to the last few ulp.
+match torch.optim to the last few ulp. ATen evaluates ``addcdiv_(t1, t2, value=c)`` as
+``self + (c·t1)/t2`` and ``addcmul_(t1, t2, value=c)`` as ``self + (c·t1)·t2``; the update
+rules write those expressions in that order.
 """
 
 import math

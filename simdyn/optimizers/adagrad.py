@@ -19,7 +19,7 @@ def update(w, g, s, t, lr, h, flags):
     clr = lr / (1.0 + (t - 1) * lr_decay)
     state_sum = s[0] + g * g
     std = math.sqrt(state_sum) + eps
-    return w + (-clr) * (g / std), (state_sum,)
+    return w + ((-clr) * g) / std, (state_sum,)
 
 
 OPTIMIZER = Optimizer(

@@ -24,7 +24,7 @@ def adam_apply(w, m, v, t, lr, beta1, beta2, eps, flags):
     bias_corrected, eps_inside_sqrt = flags
     step_size = lr / bias_correction(beta1, t, bias_corrected)
     denom = adam_denominator(v, bias_correction(beta2, t, bias_corrected), eps, eps_inside_sqrt)
-    return w + (-step_size) * (m / denom)
+    return w + ((-step_size) * m) / denom
 
 
 def init(h):

@@ -19,7 +19,7 @@ def update(w, g, s, t, lr, h, flags):
     m = lerp(m, g, 1.0 - beta1)
     u = max(u * beta2, abs(g) + eps)
     clr = lr / bias_correction(beta1, t, True)
-    return w + (-clr) * (m / u), (m, u)
+    return w + ((-clr) * m) / u, (m, u)
 
 
 OPTIMIZER = Optimizer(

@@ -30,8 +30,8 @@ def update(w, g, s, t, lr, h, flags):
     v = ema_square(v, g, beta2)
     denom = math.sqrt(v / bias_correction2) + eps
     mu_product_next = mu_product * mu_next
-    w = w + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-    w = w + ((-lr * mu_next) / (1.0 - mu_product_next)) * (m / denom)
+    w = w + ((-lr * (1.0 - mu) / (1.0 - mu_product)) * g) / denom
+    w = w + (((-lr * mu_next) / (1.0 - mu_product_next)) * m) / denom
     return w, (m, v, mu_product)
 
 

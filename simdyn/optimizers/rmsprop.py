@@ -30,7 +30,7 @@ def update(w, g, s, t, lr, h, flags):
         buf = buf * momentum + g / avg
         w_new = w + (-lr) * buf
     else:
-        w_new = w + (-lr) * (g / avg)
+        w_new = w + ((-lr) * g) / avg
     return w_new, (square_avg, grad_avg, buf)
 
 
