@@ -1,0 +1,5 @@
+"""Plots of simdyn datasets (matplotlib, imported lazily; ``pip install simdyn[plot]``).
+
+Each function takes a Dataset (or a landscape) and returns the matplotlib Figure it drew on, so
+scripts can ``fig.savefig(...)``. One module per analysis; this module re-exports them.
+"""
