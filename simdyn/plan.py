@@ -295,6 +295,7 @@ def make_plan(
                 "use observers instead of recordings, or split the batch into chunks"
             )
 
+    observers = tuple(obs.bind(land, param_values) for obs in observers)
     param_table = _param_table(land, param_values, sweep)
     observer_params = np.array([q for obs in observers for q in obs.params(land.dim)], dtype=float)
     layout_common = dict(

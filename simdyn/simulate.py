@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import xarray as xr
 
-from .engine.run import run_batch
+from .engine.run import concatenate_results, run_batch
 from .io import build_dataset
 from .plan import make_plan
 
@@ -39,6 +40,7 @@ def simulate(
     diverge_threshold=1e10,
     progress=None,
     max_memory=None,
+    chunk_size=None,
 ) -> xr.Dataset:
     """Simulate optimizers as discrete dynamical systems over a batch of initial points.
 
@@ -76,6 +78,10 @@ def simulate(
         Show a progress bar (default: when stderr is a terminal).
     max_memory : int, optional
         Bytes a recording may take (default: half the available memory).
+    chunk_size : int, optional
+        Run the flattened batch (combinations × initial points) in chunks of this many
+        trajectories, one after another: the working state stays O(chunk_size). Results are
+        identical to an unchunked run, noise included.
 
     Returns
     -------
@@ -94,16 +100,24 @@ def simulate(
     bar = _progress_bar(total, progress)
     done = [0]
 
-    def advance(count_for_run):
-        if bar is not None:
-            bar.update(done[0] + count_for_run - bar.n)
+    def advance(count_in_chunk):
+        bar.update(done[0] + count_in_chunk - bar.n)
 
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
     results = []
     try:
         for run in plan.runs:
-            n_run = run.inputs.hypers.shape[1] * run.inputs.x0.shape[0]
-            results.append(run_batch(run.request, run.inputs, progress=advance if bar is not None else None))
-            done[0] += n_run * plan.steps
+            size = run.inputs.size
+            step = size if chunk_size is None else int(chunk_size)
+            parts = []
+            for start in range(0, size, step):
+                stop = min(size, start + step)
+                parts.append(run_batch(run.request, run.inputs, progress=advance if bar is not None else None,
+                                       start=start, stop=stop))
+                done[0] += (stop - start) * plan.steps
+            results.append(concatenate_results(parts))
     finally:
         if bar is not None:
             bar.close()

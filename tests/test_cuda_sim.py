@@ -87,3 +87,11 @@ def test_buffered_observer_on_both_targets():
     cpu, gpu = both_targets("adam", "valley", X0, 15, hyper={"lr": 0.1}, observers=[LagDistance()])
     np.testing.assert_allclose(gpu.lag_distance.values, cpu.lag_distance.values, rtol=1e-12)
     np.testing.assert_array_equal(gpu.status.values, cpu.status.values)
+
+
+def test_chunked_cuda_run_equals_the_cpu():
+    noise = sd.noise.Gaussian(0.01, seed=2)
+    cpu = sd.simulate("adam", "valley", X0, 12, hyper={"lr": [0.01, 0.1]}, noise=noise, progress=False)
+    gpu = sd.simulate("adam", "valley", X0, 12, hyper={"lr": [0.01, 0.1]}, noise=noise, target="cuda",
+                      chunk_size=4, progress=False)
+    np.testing.assert_allclose(gpu.w.values, cpu.w.values, rtol=1e-12)

@@ -284,3 +284,14 @@ def test_observer_history_buffer_and_status_verdict():
     # the lag distance is 0 (verdict 1 = "periodic"); lr = 0.1 is still moving (verdict 2).
     assert np.all(ds.status.values[0] == STATUS["bounded"])
     assert np.all(ds.status.values[1] == STATUS["periodic"])
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
+def test_chunked_runs_equal_the_unchunked_run(chunk_size):
+    x0 = np.random.default_rng(5).uniform(-1, 1, (13, 2))
+    kwargs = dict(hyper={"lr": [0.01, 0.03, 0.1]}, params={"a": [0.5, 1.0]}, noise=sd.noise.Gaussian(0.02, 4),
+                  record_every=5, observers=[RunningMaxAbs()], progress=False)
+    whole = sd.simulate("adam", "valley", x0, 40, **kwargs)
+    chunked = sd.simulate("adam", "valley", x0, 40, chunk_size=chunk_size, **kwargs)
+    for name in ("w", "trajectory", "status", "stop_step", "max_abs", "loss"):
+        np.testing.assert_array_equal(chunked[name].values, whole[name].values)

@@ -12,9 +12,12 @@ body is shared by both targets and works on local scalars; only the loops around
   the state from (·, N) arrays, runs the body and stores it back, so it vectorises.
 * CUDA: one thread per trajectory, state in registers for the whole time loop.
 
+A launch covers the trajectories ``first ≤ g < first + N`` of the flattened batch (g = c·n_ic + i:
+combination c, initial condition i), so a study can run in chunks with identical results.
 Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
 active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (schedule params, C),
-P (landscape params, C) per combination c, O (observer slots, N) float64, OQ observer params,
+P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU tiles (local
+first index, end index, combination), O (observer slots, N) float64, OQ observer params,
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
 observers that declare one (passed with the trajectory index to their init/update).
 """
@@ -74,7 +77,7 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
     if layout.noise:
         for k in range(0, d, 2):
-            lines.append(f"z_a, z_b = normal_pair(seed, I64({traj}) + traj_offset, t, {k // 2})")
+            lines.append(f"z_a, z_b = normal_pair(seed, first + I64({traj}), t, {k // 2})")
             lines.append(f"g_{k} = g_{k} + sigma * DT(z_a)")
             if k + 1 < d:
                 lines.append(f"g_{k + 1} = g_{k + 1} + sigma * DT(z_b)")
@@ -141,7 +144,7 @@ def _combination_tuples(layout: KernelLayout) -> list[str]:
     ]
 
 
-SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, t_begin, t_end, n_ic, tile, rec_every, seed, sigma, thr, traj_offset"
+SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, T, t_begin, t_end, n_ic, first, rec_every, seed, sigma, thr"
 
 
 def _signature(layout: KernelLayout) -> str:
@@ -155,15 +158,11 @@ def _indent(lines: list[str], level: int) -> list[str]:
 def cpu_source(layout: KernelLayout) -> str:
     """A ``numba.njit(parallel=True)`` kernel: prange over tiles, time loop, vectorised tile loop."""
     out = [f"def kernel({_signature(layout)}):"]
-    body = [
-        "n_combo = H.shape[1]",
-        "tiles_per_combo = (n_ic + tile - 1) // tile",
-        "for it in prange(n_combo * tiles_per_combo):",
-    ]
+    body = ["for it in prange(T.shape[1]):"]
     tile_lines = [
-        "c = it // tiles_per_combo",
-        "lo = c * n_ic + (it % tiles_per_combo) * tile",
-        "hi = min(lo + tile, (c + 1) * n_ic)",
+        "lo = T[0, it]",
+        "hi = T[1, it]",
+        "c = T[2, it]",
         *_combination_tuples(layout),
     ]
     if layout.observer_slots:
@@ -192,7 +191,7 @@ def cuda_source(layout: KernelLayout) -> str:
     """A ``numba.cuda.jit`` kernel: one thread per trajectory, state in registers."""
     out = [f"def kernel({_signature(layout)}):"]
     body = ["j = cuda.grid(1)", "if j < W.shape[1]:"]
-    thread = ["c = j // n_ic", *_combination_tuples(layout)]
+    thread = ["c = (first + j) // n_ic - first // n_ic", *_combination_tuples(layout)]
     if layout.observer_slots:
         thread += ["if t_begin == 0:"] + _indent(_observer_init(layout, "j"), 1)
     thread += _loads(layout, "j")

@@ -1,9 +1,11 @@
 """Execute a fused kernel over a batch: allocate state, advance time in segments, gather results.
 
-The batch is flattened combination-major: trajectory index = c·n_ic + i, c the hyperparameter
-combination, i the initial condition. The time loop runs in segments so a progress bar can be
-shown and Ctrl-C is honoured between segments; the last step runs on its own so the final
-displacement ‖w_T − w_{T−1}‖ (the convergence test) costs nothing in the hot loop.
+The batch is flattened combination-major: trajectory index g = c·n_ic + i, c the hyperparameter
+combination, i the initial condition. One call runs the trajectories ``start ≤ g < stop`` (the
+whole batch by default), so a study can be split into chunks that give identical numbers. The
+time loop runs in segments so a progress bar can be shown and Ctrl-C is honoured between
+segments; the last step runs on its own so the final displacement ‖w_T − w_{T−1}‖ (the
+convergence test) costs nothing in the hot loop.
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ class BatchInputs:
     seed: int = 0
     sigma: float = 0.0
     threshold: float = 1e10
-    traj_offset: int = 0
+
+    @property
+    def size(self) -> int:
+        """Trajectories in the whole batch (combinations × initial conditions)."""
+        return self.hypers.shape[1] * self.x0.shape[0]
 
 
 @dataclass
@@ -54,15 +60,33 @@ class BatchResult:
     observer_buffers: list  # per observer: (length, width, N) array or None
 
 
-def _allocate(req: KernelRequest, inp: BatchInputs):
+def cpu_tiles(start: int, stop: int, n_ic: int, tile: int) -> np.ndarray:
+    """(3, n_tiles) int64: local [lo, hi) and local combination of each CPU tile of [start, stop).
+
+    Tiles never straddle two combinations, so the hyperparameters are constants of a tile.
+    """
+    first_combo = start // n_ic
+    combos = np.arange(first_combo, (stop - 1) // n_ic + 1, dtype=np.int64)
+    lo = np.maximum(combos * n_ic, start)
+    hi = np.minimum((combos + 1) * n_ic, stop)
+    counts = (hi - lo + tile - 1) // tile
+    owner = np.repeat(np.arange(len(combos)), counts)
+    rank = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    tile_lo = lo[owner] + rank * tile
+    tile_hi = np.minimum(tile_lo + tile, hi[owner])
+    return np.ascontiguousarray(np.stack([tile_lo - start, tile_hi - start, combos[owner] - first_combo]))
+
+
+def _allocate(req: KernelRequest, inp: BatchInputs, start: int, stop: int):
     dt = np.dtype(req.dtype)
-    n_combo = inp.hypers.shape[1]
     n_ic, d = inp.x0.shape
-    n = n_combo * n_ic
-    w = np.ascontiguousarray(np.tile(inp.x0.T.astype(dt), (1, n_combo)))
-    state = np.empty((req.layout.n_slots, d, n), dtype=dt)
-    for i in range(req.layout.n_slots):
-        state[i] = np.repeat(inp.init_state[i], n_ic)[None, :]
+    n = stop - start
+    g = np.arange(start, stop)
+    combo = g // n_ic - start // n_ic
+    w = np.ascontiguousarray(inp.x0[g % n_ic].T.astype(dt))
+    first, last = start // n_ic, (stop - 1) // n_ic + 1
+    init = inp.init_state[:, first:last]
+    state = np.ascontiguousarray(np.broadcast_to(init[:, combo][:, None, :], (req.layout.n_slots, d, n)).astype(dt))
     frozen = np.zeros(n, dtype=np.int64)
     observer_state = np.zeros((sum(req.layout.observer_slots), n), dtype=np.float64)
     if inp.record_every:
@@ -71,12 +95,8 @@ def _allocate(req: KernelRequest, inp: BatchInputs):
     else:
         records = np.zeros((1, d, 1), dtype=dt)
     buffers = [None if shape is None else np.zeros((shape[0], shape[1], n)) for shape in inp.observer_buffers]
-    return w, state, frozen, observer_state, records, buffers
-
-
-def _scalars(req: KernelRequest, inp: BatchInputs):
-    dt = np.dtype(req.dtype).type
-    return dt(inp.sigma), dt(inp.threshold)
+    tables = [np.ascontiguousarray(a[:, first:last], dtype=dt) for a in (inp.hypers, inp.schedule, inp.params)]
+    return w, state, frozen, observer_state, records, buffers, tables
 
 
 def _segments(total_steps: int, n_traj: int, timer):
@@ -93,28 +113,34 @@ def _segments(total_steps: int, n_traj: int, timer):
         timer(end)
 
 
-def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResult:
-    """Advance every trajectory of the batch ``inp.steps`` steps with the kernel of ``req``."""
+def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 0, stop: int | None = None) -> BatchResult:
+    """Advance trajectories ``start ≤ g < stop`` of the batch ``inp.steps`` steps with ``req``'s kernel.
+
+    ``progress(n)`` (optional) is called with the trajectory-steps done so far.
+    """
+    stop = inp.size if stop is None else stop
+    if not 0 <= start < stop <= inp.size:
+        raise ValueError(f"run_batch: need 0 <= start < stop <= {inp.size}, got [{start}, {stop})")
     kernel = get_kernel(req)
-    w, state, frozen, observer_state, records, buffers = _allocate(req, inp)
+    w, state, frozen, observer_state, records, buffers, tables = _allocate(req, inp, start, stop)
     used_buffers = [b for b in buffers if b is not None]
-    sigma, threshold = _scalars(req, inp)
+    real = np.dtype(req.dtype).type
+    sigma, threshold = real(inp.sigma), real(inp.threshold)
     n_ic = inp.x0.shape[0]
     n = w.shape[1]
-    dt = np.dtype(req.dtype)
-    tables = [np.ascontiguousarray(a, dtype=dt) for a in (inp.hypers, inp.schedule, inp.params)]
     oq = np.ascontiguousarray(inp.observer_params, dtype=np.float64)
-    start = time.perf_counter()
+    scalars = (n_ic, start, inp.record_every, inp.seed, sigma, threshold)
+    begin = time.perf_counter()
 
     def update_progress(t_done):
         if progress is not None:
             progress(t_done * n)
 
     if req.target == "cpu":
-        args_tail = (n_ic, CPU_TILE, inp.record_every, inp.seed, sigma, threshold, inp.traj_offset)
+        tiles = cpu_tiles(start, stop, n_ic, CPU_TILE)
 
         def launch(t_begin, t_end):
-            kernel(w, state, frozen, *tables, observer_state, oq, records, t_begin, t_end, *args_tail, *used_buffers)
+            kernel(w, state, frozen, *tables, observer_state, oq, records, tiles, t_begin, t_end, *scalars, *used_buffers)
 
         for t_begin, t_end in _segments(inp.steps, n, update_progress):
             launch(t_begin, t_end)
@@ -122,7 +148,7 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
         launch(inp.steps - 1, inp.steps)
         update_progress(inp.steps)
         return BatchResult(w, w_prev, frozen, observer_state, records if inp.record_every else None, state,
-                           time.perf_counter() - start, buffers)
+                           time.perf_counter() - begin, buffers)
 
     from numba import cuda
 
@@ -130,13 +156,13 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
               (("w", w), ("state", state), ("frozen", frozen), ("obs", observer_state), ("rec", records))}
     device_tables = [cuda.to_device(a) for a in tables]
     device_oq = cuda.to_device(oq)
+    device_tiles = cuda.to_device(np.zeros((3, 1), dtype=np.int64))  # tiles are a CPU notion
     device_buffers = [cuda.to_device(b) for b in used_buffers]
     blocks = (n + CUDA_BLOCK - 1) // CUDA_BLOCK
-    args_tail = (n_ic, 0, inp.record_every, inp.seed, sigma, threshold, inp.traj_offset)
 
     def launch(t_begin, t_end):
         kernel[blocks, CUDA_BLOCK](device["w"], device["state"], device["frozen"], *device_tables, device["obs"],
-                                   device_oq, device["rec"], t_begin, t_end, *args_tail, *device_buffers)
+                                   device_oq, device["rec"], device_tiles, t_begin, t_end, *scalars, *device_buffers)
         cuda.synchronize()
 
     for t_begin, t_end in _segments(inp.steps, n, update_progress):
@@ -151,7 +177,7 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
         device["obs"].copy_to_host(),
         device["rec"].copy_to_host() if inp.record_every else None,
         device["state"].copy_to_host(),
-        time.perf_counter() - start,
+        time.perf_counter() - begin,
         _host_buffers(buffers, device_buffers),
     )
 
@@ -159,3 +185,23 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None) -> BatchResul
 def _host_buffers(buffers, device_buffers):
     it = iter(device_buffers)
     return [None if b is None else next(it).copy_to_host() for b in buffers]
+
+
+def concatenate_results(parts: list[BatchResult]) -> BatchResult:
+    """One result from consecutive chunks of the same batch (in order)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(arrays):
+        return None if arrays[0] is None else np.concatenate(arrays, axis=-1)
+
+    return BatchResult(
+        cat([p.w for p in parts]),
+        cat([p.w_prev for p in parts]),
+        cat([p.frozen for p in parts]),
+        cat([p.observer_state for p in parts]),
+        cat([p.records for p in parts]),
+        cat([p.state for p in parts]),
+        sum(p.seconds for p in parts),
+        [cat([p.observer_buffers[m] for p in parts]) for m in range(len(parts[0].observer_buffers))],
+    )

@@ -42,6 +42,12 @@ class Observer:
         """Names of the float64 state slots per trajectory."""
         raise NotImplementedError
 
+    def bind(self, landscape, params: dict) -> "Observer":
+        """The observer to use on ``landscape`` with parameter values ``params`` (scalars or swept
+        arrays). Override to resolve landscape-dependent settings (e.g. "the nearest known
+        minimum"); the default returns ``self``."""
+        return self
+
     def buffer(self, dim: int) -> tuple[int, int] | None:
         """(length, width) of a per-trajectory float64 history buffer, or None (the default)."""
         return None
