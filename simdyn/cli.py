@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def _cmd_run(args) -> int:
     from .study import DEFAULT_STUDY, load_study, run_study, save_results
 
     try:
-        study = load_study(args.study if args.study is not None else DEFAULT_STUDY)
+        study = load_study(Path(args.study) if args.study is not None else DEFAULT_STUDY)
         changes = {}
         if args.steps is not None:
             changes["steps"] = args.steps

@@ -255,6 +255,8 @@ def _read(path_or_text) -> tuple[str, str | None]:
     are TOML text (a string ending in ``.toml`` that names no file is a FileNotFoundError)."""
     if isinstance(path_or_text, os.PathLike):
         path = os.fspath(path_or_text)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"study file not found: {path}")
         with open(path, encoding="utf-8") as f:
             return f.read(), path
     if not isinstance(path_or_text, str):
@@ -564,12 +566,19 @@ def save_results(result, path) -> str:
         xr.Dataset(attrs=root_attrs).to_netcdf(tmp, mode="w", engine="netcdf4", format="NETCDF4")
         for name, ds in result.items():
             ds.to_netcdf(tmp, mode="a", group=name, engine="netcdf4", format="NETCDF4")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def file_groups(path) -> list[str]:
