@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 BAD_INPUT = (ValueError, TypeError, FileNotFoundError)
 STATUS_COLUMNS = ("converged", "bounded", "diverged", "nonfinite")
@@ -65,7 +66,6 @@ def _distance_to_minima(ds):
     """Per trajectory, the distance ‖w − m‖₂ to the nearest known minimum m of the landscape
     (:meth:`Landscape.minima`, evaluated for each swept landscape parameter); None when the
     landscape lists no minimum (e.g. ``saddle``) or is not registered."""
-    import xarray as xr
 
     from .landscapes import get_landscape
 
@@ -145,31 +145,45 @@ def format_summary(rows: list[dict]) -> str:
 
 
 def _cmd_run(args) -> int:
-    from .study import DEFAULT_STUDY, load_study, run_study, save_results
+    from .distributed.job import execute_study, plan_job
+    from .study import DEFAULT_STUDY, file_groups, load_study
 
     try:
         study = load_study(Path(args.study) if args.study is not None else DEFAULT_STUDY)
         changes = {}
-        if args.steps is not None:
-            changes["steps"] = args.steps
-        if args.target is not None:
-            changes["target"] = args.target
+        for key in ("steps", "target", "chunk_size", "scheduler", "n_workers"):
+            if getattr(args, key, None) is not None:
+                changes[key] = getattr(args, key)
         if changes:
             study = study.replace(**changes)
+        output = args.output or study.output
+        job = plan_job(study, output, study.chunk_size)
     except BAD_INPUT as exc:
         return _error(str(exc))
-    output = args.output or study.output
+    if args.dry_run:
+        print(job.describe())
+        return 0
     start = time.perf_counter()
-    result = run_study(study, progress=False if args.quiet else None)
-    results = result if isinstance(result, dict) else {"": result}
     try:
-        save_results(result, output)
+        execute_study(study, output, chunk_size=study.chunk_size, scheduler=study.scheduler,
+                      n_workers=study.n_workers, progress=False if args.quiet else None)
+    except KeyboardInterrupt:
+        return _error(f"interrupted: finished chunks are kept in {output}.parts; run the same command again to resume",
+                      130)
     except OSError as exc:
         return _error(f"cannot write {output}: {exc}", 1)
     elapsed = time.perf_counter() - start
-    target = next(iter(results.values())).attrs.get("target", study.target)
-    print(f"study {study.name}: {', '.join(study.optimizers)}, {study.steps} steps, {study.dtype}, target {target}")
-    print(format_summary(summary_rows(results)))
+    groups = file_groups(output)
+    results = {}
+    for group in groups or [""]:
+        results[group] = xr.open_dataset(output, group=group or None, engine="netcdf4")
+    try:
+        target = next(iter(results.values())).attrs.get("target", study.target)
+        print(f"study {study.name}: {', '.join(study.optimizers)}, {study.steps} steps, {study.dtype}, target {target}")
+        print(format_summary(summary_rows(results)))
+    finally:
+        for ds in results.values():
+            ds.close()
     print(f"wrote {output} in {elapsed:.1f} s")
     return 0
 
@@ -201,7 +215,15 @@ def _describe(ds, indent: str = "") -> list[str]:
     if noise not in ("none", "-"):
         noise = f"{noise} (sigma={_attr_str(a.get('noise_sigma'))}, seed={_attr_str(a.get('noise_seed'))})"
     out.append(f"{indent}noise: {noise}  observers: {a.get('observers', '-')}")
-    out.append(f"{indent}created: {a.get('created', '-')}  simdyn version: {a.get('simdyn_version', '-')}")
+    out.append(f"{indent}created: {a.get('created', '-')}  simdyn version: {a.get('simdyn_version', '-')}"
+               + (f"  numba version: {a['numba_version']}" if "numba_version" in a else ""))
+    if "inputs_hash" in a:
+        chunks = "whole batch" if int(a.get("chunk_size", -1)) < 0 else f"chunks of <= {a['chunk_size']}"
+        out.append(f"{indent}execution: {a.get('n_chunks', '?')} chunk(s), {chunks}, scheduler {a.get('scheduler', '-')}")
+        out.append(f"{indent}inputs hash: {a['inputs_hash']}")
+    if a.get("study_toml"):
+        out.append(f"{indent}study file ({len(a['study_toml'].splitlines())} lines, attribute study_toml):")
+        out.extend(f"{indent}  | {line}" for line in a["study_toml"].splitlines()[:12])
     if "status" in ds:
         from .io import STATUS_MEANINGS
 
@@ -305,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="output netCDF path (default: the study's [output] path, else <name>.nc)")
     run.add_argument("--steps", type=int, help="override the study's number of steps (quick runs)")
     run.add_argument("--target", choices=("cpu", "cuda", "auto"), help="override the study's target")
+    run.add_argument("--chunk-size", dest="chunk_size", type=int,
+                     help="trajectories per chunk (overrides [execution] chunk_size); finished chunks are kept, "
+                          "so an interrupted run resumes where it stopped")
+    run.add_argument("--scheduler", help='dask scheduler: "local" (a LocalCluster) or an address tcp://host:port')
+    run.add_argument("--workers", dest="n_workers", type=int, help="worker processes of a local cluster")
+    run.add_argument("--dry-run", action="store_true", help="print the plan (batch, chunks, memory, output) and exit")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 

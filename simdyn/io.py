@@ -19,6 +19,7 @@ import xarray as xr
 from ._version import __version__
 from .engine.kernels import get_loss_kernel
 from .initial import coord_labels
+from .layout import Block
 
 STATUS_MEANINGS = ("converged", "periodic", "bounded", "diverged", "nonfinite")
 STATUS = {name: np.uint8(i) for i, name in enumerate(STATUS_MEANINGS)}
@@ -121,33 +122,60 @@ def study_attrs(plan) -> dict:
     return attrs
 
 
-def _final_loss(plan, run, w: np.ndarray) -> np.ndarray:
+def _final_loss(plan, run, w: np.ndarray, start: int) -> np.ndarray:
     inputs = run.inputs
+    n_ic = plan.initial.points.shape[0]
+    first, last = start // n_ic, (start + w.shape[1] - 1) // n_ic + 1
     kernel = get_loss_kernel(plan.landscape, plan.landscape.dim, inputs.params.shape[0], plan.dtype)
     out = np.empty(w.shape[1], dtype=w.dtype)
-    kernel(np.ascontiguousarray(w), np.ascontiguousarray(inputs.params, dtype=w.dtype), plan.initial.points.shape[0], plan.steps, out)
+    params = np.ascontiguousarray(inputs.params[:, first:last], dtype=w.dtype)
+    kernel(np.ascontiguousarray(w), params, n_ic, start, plan.steps, out)
     return out
 
 
-def optimizer_dataset(plan, run, result) -> xr.Dataset:
-    """The dataset of one optimizer's batch (no ``optimizer`` dim)."""
+def batch_shape(plan) -> tuple[int, ...]:
+    """Shape of one optimizer's batch: (*sweep dims, *initial-set dims)."""
+    return plan.sweep.shape + plan.initial.shape
+
+
+def batch_dims(plan) -> tuple[str, ...]:
+    return tuple(plan.sweep.names) + plan.initial.dims
+
+
+def batch_coords(plan, block: Block | None = None) -> dict:
+    """Coordinates of the batch dims (restricted to ``block``), ``coord`` and nothing else."""
+    coords = {name: values for name, values in zip(plan.sweep.names, plan.sweep.values)}
+    coords.update(plan.initial.coords)
+    if block is not None:
+        coords = {dim: np.asarray(coords[dim])[sl] for dim, sl in zip(batch_dims(plan), block.index)}
+    coords["coord"] = coord_labels(plan.landscape.dim)
+    return coords
+
+
+def optimizer_dataset(plan, run, result, block: Block | None = None) -> xr.Dataset:
+    """The dataset of one optimizer's batch, or of one ``block`` of it (no ``optimizer`` dim).
+
+    ``result`` holds the trajectories of the block (the whole batch when ``block`` is None).
+    """
     d = plan.landscape.dim
-    batch_dims = tuple(plan.sweep.names) + plan.initial.dims
-    batch_shape = plan.sweep.shape + plan.initial.shape
+    if block is None:
+        block = Block(0, run.inputs.size, tuple(slice(0, n) for n in batch_shape(plan)))
+    dims = batch_dims(plan)
+    shape = block.shape()
 
-    def per_traj(values: np.ndarray) -> np.ndarray:  # (N,) -> batch shape
-        return values.reshape(batch_shape)
+    def per_traj(values: np.ndarray) -> np.ndarray:  # (N,) -> block shape
+        return values.reshape(shape)
 
-    def per_coord(values: np.ndarray) -> np.ndarray:  # (d, N) -> batch shape + (d,)
-        return np.moveaxis(values, 0, -1).reshape(batch_shape + (d,))
+    def per_coord(values: np.ndarray) -> np.ndarray:  # (d, N) -> block shape + (d,)
+        return np.moveaxis(values, 0, -1).reshape(shape + (d,))
 
     frozen = result.frozen
     status = status_codes(frozen, result.w, result.w_prev, plan.converge_tol)
     data = {
-        "w": (batch_dims + ("coord",), per_coord(result.w), {"long_name": "final point w_T"}),
-        "loss": (batch_dims, per_traj(_final_loss(plan, run, result.w)), {"long_name": "loss at the final point"}),
+        "w": (dims + ("coord",), per_coord(result.w), {"long_name": "final point w_T"}),
+        "loss": (dims, per_traj(_final_loss(plan, run, result.w, block.start)), {"long_name": "loss at the final point"}),
         "status": (
-            batch_dims,
+            dims,
             per_traj(status),
             {
                 "long_name": "final state of the trajectory",
@@ -156,7 +184,7 @@ def optimizer_dataset(plan, run, result) -> xr.Dataset:
             },
         ),
         "stop_step": (
-            batch_dims,
+            dims,
             per_traj(np.where(frozen != 0, np.abs(frozen), -1)),
             {"long_name": "step at which a diverged/non-finite trajectory was frozen (-1: never)"},
         ),
@@ -164,8 +192,8 @@ def optimizer_dataset(plan, run, result) -> xr.Dataset:
     if result.records is not None:
         records = np.moveaxis(result.records, (0, 1), (-2, -1))  # (N, n_rec, d)
         data["trajectory"] = (
-            batch_dims + ("step", "coord"),
-            records.reshape(batch_shape + records.shape[-2:]),
+            dims + ("step", "coord"),
+            records.reshape(shape + records.shape[-2:]),
             {"long_name": "recorded states w_t", "record_every": plan.record_every},
         )
     offset = 0
@@ -181,11 +209,9 @@ def optimizer_dataset(plan, run, result) -> xr.Dataset:
                 continue
             extra_dims, values, *attrs = value
             values = np.asarray(values)
-            data[var] = (batch_dims + tuple(extra_dims), values.reshape(batch_shape + values.shape[1:]), *(attrs or [{}]))
-    data["status"] = (batch_dims, per_traj(status), data["status"][2])
-    coords = {name: values for name, values in zip(plan.sweep.names, plan.sweep.values)}
-    coords.update(plan.initial.coords)
-    coords["coord"] = coord_labels(d)
+            data[var] = (dims + tuple(extra_dims), values.reshape(shape + values.shape[1:]), *(attrs or [{}]))
+    data["status"] = (dims, per_traj(status), data["status"][2])
+    coords = batch_coords(plan, block)
     if result.records is not None:
         coords["step"] = np.arange(result.records.shape[0]) * plan.record_every
     return xr.Dataset(data, coords=coords)
@@ -199,10 +225,20 @@ def build_dataset(plan, results) -> xr.Dataset:
         ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.runs])
     else:
         ds = parts[0]
-    ds["w0"] = (plan.initial.dims + ("coord",), plan.initial.points.reshape(plan.initial.shape + (plan.landscape.dim,)),
-                {"long_name": "initial point w_0"})
+    return finish_dataset(plan, ds, float(sum(r.seconds for r in results)))
+
+
+def initial_points(plan) -> xr.DataArray:
+    """Variable ``w0``: the initial set on its own dims."""
+    points = plan.initial.points.reshape(plan.initial.shape + (plan.landscape.dim,))
+    return xr.DataArray(points, dims=plan.initial.dims + ("coord",), attrs={"long_name": "initial point w_0"})
+
+
+def finish_dataset(plan, ds: xr.Dataset, elapsed: float) -> xr.Dataset:
+    """Add ``w0`` and the study's attributes to the dataset of the trajectories."""
+    ds["w0"] = initial_points(plan)
     ds.attrs.update(study_attrs(plan))
-    ds.attrs["elapsed_seconds"] = float(sum(r.seconds for r in results))
+    ds.attrs["elapsed_seconds"] = float(elapsed)
     return ds
 
 

@@ -41,6 +41,7 @@ def simulate(
     progress=None,
     max_memory=None,
     chunk_size=None,
+    client=None,
 ) -> xr.Dataset:
     """Simulate optimizers as discrete dynamical systems over a batch of initial points.
 
@@ -82,6 +83,9 @@ def simulate(
         Run the flattened batch (combinations × initial points) in chunks of this many
         trajectories, one after another: the working state stays O(chunk_size). Results are
         identical to an unchunked run, noise included.
+    client : dask.distributed.Client, optional
+        Run the chunks as tasks on this cluster's workers (each worker compiles its kernel once)
+        and gather the result here. Default chunking: about four chunks per worker.
 
     Returns
     -------
@@ -106,6 +110,8 @@ def simulate(
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
                                    or chunk_size < 1):
         raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
+    if client is not None:
+        return _simulate_on_cluster(plan, client, chunk_size, bar)
     results = []
     try:
         for run in plan.runs:
@@ -122,3 +128,28 @@ def simulate(
         if bar is not None:
             bar.close()
     return build_dataset(plan, results)
+
+
+def _simulate_on_cluster(plan, client, chunk_size, bar) -> xr.Dataset:
+    """Run the plan's blocks as tasks on a dask cluster and gather them into one Dataset."""
+    from .distributed.executor import gather, iterate_tasks, plan_tasks
+
+    if not hasattr(client, "submit") or not hasattr(client, "scatter"):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+    if chunk_size is None:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        per_run = plan.n_trajectories // len(plan.runs)
+        chunk_size = max(1, -(-per_run // (4 * workers)))
+    tasks = plan_tasks(plan, int(chunk_size))
+
+    def finished():
+        for task, ds in iterate_tasks(plan, tasks, client):
+            if bar is not None:
+                bar.update(task.block.size * plan.steps)
+            yield task, ds
+
+    try:
+        return gather(plan, finished())
+    finally:
+        if bar is not None:
+            bar.close()

@@ -84,8 +84,9 @@ OBSERVERS: dict[str, Callable] = {}
 TOP_KEYS = (
     "name", "description", "optimizer", "optimizers", "landscape", "params", "x0", "steps",
     "hyper", "record_every", "noise", "dtype", "target", "converge_tol", "diverge_threshold",
-    "observers", "output", "runs",
+    "observers", "output", "runs", "execution",
 )
+EXECUTION_KEYS = ("chunk_size", "target", "scheduler", "n_workers")
 RUN_KEYS = ("name", "landscape", "params", "x0")
 X0_KEYS = ("grid", "points", "ball")
 BALL_KEYS = ("center", "radius", "n", "seed")
@@ -129,6 +130,9 @@ class Study:
     toml: str = ""
     source: str | None = None
     overrides: dict = field(default_factory=dict)
+    chunk_size: int | None = None
+    scheduler: str | None = None
+    n_workers: int | None = None
 
     @property
     def optimizers(self) -> list[str]:
@@ -140,6 +144,9 @@ class Study:
             _check_int("steps", changes["steps"], 1)
         if "target" in changes:
             _check_choice("target", changes["target"], ("cpu", "cuda", "auto"))
+        for key in ("chunk_size", "n_workers"):
+            if changes.get(key) is not None:
+                _check_int(key, changes[key], 1)
         overrides = {**self.overrides, **{k: v for k, v in changes.items() if k != "output"}}
         study = dataclasses.replace(self, **changes, overrides=overrides)
         check_study(study)
@@ -329,6 +336,19 @@ def _parse(doc: dict, text: str, source: str | None, default_name: str) -> Study
             "seed": _check_int("noise.seed", table.get("seed", 0), 0),
         }
     observers = _parse_observers(doc.get("observers", []))
+    execution = _check_table("execution", doc.get("execution", {}))
+    _check_keys(execution, EXECUTION_KEYS, "execution")
+    chunk_size = execution.get("chunk_size")
+    if chunk_size is not None:
+        chunk_size = _check_int("execution.chunk_size", chunk_size, 1)
+    if "target" in execution:
+        target = _check_choice("execution.target", execution["target"], ("cpu", "cuda", "auto"))
+    scheduler = execution.get("scheduler")
+    if scheduler is not None:
+        scheduler = _check_str("execution.scheduler", scheduler)
+    n_workers = execution.get("n_workers")
+    if n_workers is not None:
+        n_workers = _check_int("execution.n_workers", n_workers, 1)
     output = _check_table("output", doc.get("output", {}))
     _check_keys(output, OUTPUT_KEYS, "output")
     output_path = _check_str("output.path", output.get("path", f"{name}.nc"))
@@ -351,6 +371,7 @@ def _parse(doc: dict, text: str, source: str | None, default_name: str) -> Study
         description=description, hyper=hyper, record_every=record_every, noise=noise, dtype=dtype,
         target=target, converge_tol=float(converge_tol), diverge_threshold=float(diverge_threshold),
         observers=observers, output=output_path, toml=text, source=source,
+        chunk_size=chunk_size, scheduler=scheduler, n_workers=n_workers,
     )
 
 

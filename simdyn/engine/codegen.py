@@ -214,9 +214,9 @@ def loss_source(dim: int, n_params: int) -> str:
     w = _tuple([f"W[{k}, j]" for k in range(dim)])
     p = _tuple([f"P[{i}, c]" for i in range(n_params)])
     return (
-        "def loss_kernel(W, P, n_ic, t, out):\n"
+        "def loss_kernel(W, P, n_ic, first, t, out):\n"
         "    for j in prange(W.shape[1]):\n"
-        "        c = j // n_ic\n"
+        "        c = (first + j) // n_ic - first // n_ic\n"
         f"        p = {p}\n"
         f"        out[j] = loss({w}, p, t)\n"
     )

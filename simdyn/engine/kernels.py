@@ -117,7 +117,8 @@ def clear_cache() -> None:
 
 
 def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
-    """A CPU-parallel loop ``loss_kernel(W, P, n_ic, t, out)`` evaluating the landscape's loss."""
+    """A CPU-parallel loop ``loss_kernel(W, P, n_ic, first, t, out)`` evaluating the landscape's loss
+    at the trajectories ``first ≤ g < first + N`` of a batch."""
     key = ("loss", python_function(landscape.loss), dim, n_params, dtype)
     kernel = _KERNELS.get(key)
     if kernel is None:

@@ -1,0 +1,189 @@
+"""Batch jobs: a whole study (one or several runs) executed block by block, resumably.
+
+``execute_study`` lays every run out, skips the blocks whose parts a previous (interrupted)
+execution left in ``<output>.parts``, runs the others here or on a dask cluster, writes each
+finished block as a part, then assembles the final netCDF file (one group per run for a study
+with ``[[runs]]``) and removes the parts. Killing it at any point loses at most the blocks in
+flight; running the same command again continues.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import netCDF4
+
+from .._version import __version__
+from ..io import study_attrs
+from .executor import iterate_tasks, plan_tasks
+from .store import PartStore, assemble, inputs_hash
+
+
+@dataclass
+class JobPlan:
+    """What an execution will do: per run, the plan and its tasks."""
+
+    study: object
+    output: str
+    chunk_size: int | None
+    runs: list  # [(run, plan, tasks)]
+
+    @property
+    def trajectory_steps(self) -> int:
+        return sum(task.block.size * plan.steps for _, plan, tasks in self.runs for task in tasks)
+
+    def memory_estimate(self) -> dict:
+        """Bytes: the largest block's working state, and the final file's variables."""
+        largest, output = 0, 0
+        for _, plan, tasks in self.runs:
+            itemsize = 4 if plan.dtype == "float32" else 8
+            d = plan.landscape.dim
+            for run in plan.runs:
+                per_traj = itemsize * d * (2 + run.request.layout.n_slots) + 8 * (1 + sum(run.request.layout.observer_slots))
+                for shape in run.inputs.observer_buffers:
+                    if shape is not None:
+                        per_traj += 8 * shape[0] * shape[1]
+                if plan.record_every:
+                    per_traj += itemsize * d * (plan.steps // plan.record_every + 1)
+                block = max(task.block.size for task in tasks)
+                largest = max(largest, 2 * per_traj * block)
+                output += (itemsize * (d + 1) + 9) * run.inputs.size
+        return {"largest_block": largest, "output": output}
+
+    def describe(self) -> str:
+        lines = [f"study {self.study.name}: output {self.output}"]
+        for run, plan, tasks in self.runs:
+            n = sum(task.block.size for task in tasks)
+            lines.append(
+                f"  run {run.name or '(single)'}: landscape {plan.landscape.name}, optimizers "
+                f"{', '.join(r.optimizer.name for r in plan.runs)}, {n:,} trajectories x {plan.steps:,} steps, "
+                f"{len(tasks)} chunk(s) of <= {max(t.block.size for t in tasks):,}, target {plan.target}"
+            )
+        mem = self.memory_estimate()
+        lines.append(f"  memory: ~{mem['largest_block'] / 2**20:,.1f} MiB per chunk in flight, "
+                     f"~{mem['output'] / 2**20:,.1f} MiB of results")
+        lines.append(f"  total: {self.trajectory_steps:,} trajectory-steps")
+        return "\n".join(lines)
+
+
+def plan_job(study, output: str, chunk_size: int | None = None) -> JobPlan:
+    """Lay out every run of ``study`` in blocks of at most ``chunk_size`` trajectories."""
+    from ..plan import make_plan
+
+    runs = []
+    for run in study.runs:
+        plan = make_plan(**study.simulate_kwargs(run))
+        runs.append((run, plan, plan_tasks(plan, chunk_size)))
+    return JobPlan(study, os.fspath(output), chunk_size, runs)
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None, n_workers: int | None = None):
+    """A dask client for ``scheduler``: None (no cluster), "local" (a LocalCluster of
+    ``n_workers`` single-threaded worker processes) or a scheduler address."""
+    if scheduler is None:
+        yield None
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        with LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+    else:
+        with Client(scheduler) as client:
+            yield client
+
+
+def _progress(total: int, done: int, enabled):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="traj-step", unit_scale=True, desc="simdyn", smoothing=0.1)
+
+
+def execute_study(study, output: str, chunk_size: int | None = None, scheduler: str | None = None,
+                  n_workers: int | None = None, progress=None) -> JobPlan:
+    """Run ``study`` into the netCDF file ``output``, resuming from its parts if any."""
+    job = plan_job(study, output, chunk_size)
+    digest = inputs_hash_of_job(job)
+    store = PartStore(job.output, digest, chunk_size)
+    pending = [(run, plan, [t for t in tasks if not store.done(run.name, t)]) for run, plan, tasks in job.runs]
+    done_steps = job.trajectory_steps - sum(t.block.size * plan.steps for _, plan, tasks in pending for t in tasks)
+    bar = _progress(job.trajectory_steps, done_steps, progress)
+    try:
+        with connect(scheduler, n_workers) as client:
+            for run, plan, tasks in pending:
+                for task, ds in iterate_tasks(plan, tasks, client):
+                    store.write(run.name, task, ds)
+                    if bar is not None:
+                        bar.update(task.block.size * plan.steps)
+    finally:
+        if bar is not None:
+            bar.close()
+    _write_final(job, store, digest, scheduler)
+    store.remove()
+    return job
+
+
+def inputs_hash_of_job(job: JobPlan) -> str:
+    extra = job.study.toml + repr(sorted(job.study.overrides.items()))
+    return inputs_hash(job.runs[0][1], extra + "".join(inputs_hash(plan) for _, plan, _ in job.runs))
+
+
+def _provenance(job: JobPlan, store: PartStore, digest: str, scheduler, n_tasks: int) -> dict:
+    import numba
+
+    study = job.study
+    return {
+        "created": store.manifest["started"],
+        "numba_version": numba.__version__,
+        "simdyn_version": __version__,
+        "chunk_size": -1 if job.chunk_size is None else int(job.chunk_size),
+        "n_chunks": n_tasks,
+        "scheduler": scheduler or "none",
+        "inputs_hash": digest,
+        "study_name": study.name,
+        "study_description": study.description,
+        "study_toml": study.toml,
+        "study_overrides": "; ".join(f"{k}={v}" for k, v in study.overrides.items()) or "none",
+    }
+
+
+def _write_final(job: JobPlan, store: PartStore, digest: str, scheduler) -> None:
+    folder = os.path.dirname(os.path.abspath(job.output))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".simdyn-", suffix=".nc.part", dir=folder)
+    os.close(fd)
+    try:
+        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+            grouped = job.study.grouped
+            for run, plan, tasks in job.runs:
+                attrs = study_attrs(plan)
+                attrs.update(_provenance(job, store, digest, scheduler, len(tasks)))
+                attrs["study_run"] = run.name
+                attrs["history"] = f"{attrs['created']} simdyn {__version__}: study {job.study.name}, run {run.name}"
+                target = nc.createGroup(run.name) if grouped else nc
+                assemble(plan, store, run.name, tasks, target, attrs)
+            if grouped:
+                root = _provenance(job, store, digest, scheduler, sum(len(t) for _, _, t in job.runs))
+                root["groups"] = ", ".join(run.name for run, _, _ in job.runs)
+                nc.setncatts(root)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, job.output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+__all__ = ["JobPlan", "connect", "execute_study", "plan_job"]
