@@ -57,10 +57,10 @@ class JobPlan:
     def describe(self) -> str:
         lines = [f"study {self.study.name}: output {self.output}"]
         for run, plan, tasks in self.runs:
-            n = sum(task.block.size for task in tasks)
+            n = plan.runs[0].inputs.size
             lines.append(
                 f"  run {run.name or '(single)'}: landscape {plan.landscape.name}, optimizers "
-                f"{', '.join(r.optimizer.name for r in plan.runs)}, {n:,} trajectories x {plan.steps:,} steps, "
+                f"{', '.join(r.optimizer.name for r in plan.runs)}, {n:,} trajectories x {plan.steps:,} steps each, "
                 f"{len(tasks)} chunk(s) of <= {max(t.block.size for t in tasks):,}, target {plan.target}"
             )
         mem = self.memory_estimate()
