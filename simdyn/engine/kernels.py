@@ -17,6 +17,7 @@ import numba
 from . import rng
 from .codegen import KernelLayout, cpu_source, cuda_source, loss_source
 from .compile import compile_scalar, python_function
+from .disk_cache import kernel_digest, load_cached
 
 _KERNELS: dict[tuple, object] = {}
 _STATS = {"builds": 0, "hits": 0}
@@ -95,16 +96,34 @@ def get_kernel(req: KernelRequest):
     if kernel is not None:
         _STATS["hits"] += 1
         return kernel
-    plain = python_kernel(req)
     if req.target == "cpu":
-        kernel = numba.njit(parallel=True, error_model="numpy")(plain)
+        kernel = _disk_cached_kernel(req) or numba.njit(parallel=True, error_model="numpy")(python_kernel(req))
     else:
         from numba import cuda
 
-        kernel = cuda.jit(plain)
+        kernel = cuda.jit(python_kernel(req))
     _KERNELS[key] = kernel
     _STATS["builds"] += 1
     return kernel
+
+
+def _disk_cached_kernel(req: KernelRequest):
+    """The CPU kernel compiled from a file in the disk cache (None when it cannot be cached)."""
+    source = kernel_source(req)
+    pieces = {
+        "grad": req.landscape.grad,
+        "update": req.optimizer.update,
+        "schedule": req.schedule.value,
+        "project": req.landscape.project,
+        "normal_pair": rng.normal_pair,
+        "FLAGS": req.flags,
+        **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)},
+        **{f"observer_update_{m}": type(obs).update for m, obs in enumerate(req.observers)},
+    }
+    digest = kernel_digest(source, pieces, f"cpu {req.dtype}")
+    if digest is None:
+        return None
+    return load_cached(source, _namespace(req), digest, "kernel", parallel=True, error_model="numpy")
 
 
 def cache_info() -> dict:
@@ -122,9 +141,14 @@ def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
     key = ("loss", python_function(landscape.loss), dim, n_params, dtype)
     kernel = _KERNELS.get(key)
     if kernel is None:
+        source = loss_source(dim, n_params)
         ns = {"loss": compile_scalar(landscape.loss, "cpu", dtype), "prange": numba.prange}
-        exec(compile(loss_source(dim, n_params), f"<simdyn loss {landscape.name}>", "exec"), ns)
-        kernel = numba.njit(parallel=True, error_model="numpy")(ns["loss_kernel"])
+        digest = kernel_digest(source, {"loss": landscape.loss}, f"loss {dtype}")
+        if digest is not None:
+            kernel = load_cached(source, ns, digest, "loss_kernel", parallel=True, error_model="numpy")
+        if kernel is None:
+            exec(compile(source, f"<simdyn loss {landscape.name}>", "exec"), ns)
+            kernel = numba.njit(parallel=True, error_model="numpy")(ns["loss_kernel"])
         _KERNELS[key] = kernel
     return kernel
 
