@@ -8,6 +8,7 @@ Conventions (DESIGN.md §2): dims are the swept names (in order), then the initi
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -242,10 +243,12 @@ def finish_dataset(plan, ds: xr.Dataset, elapsed: float) -> xr.Dataset:
     return ds
 
 
-def save(ds: xr.Dataset, path, group: str | None = None) -> str:
-    """Write ``ds`` to netCDF4 atomically: a temporary file in the same folder, then a rename.
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path next to ``path``; on success give it the usual file mode (mkstemp
+    makes 0600) and rename it to ``path``, on any failure or interrupt remove it.
 
-    An interrupted or failed write never leaves a truncated file under ``path``.
+    An interrupted or failed write therefore never leaves a truncated file under ``path``.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -253,16 +256,22 @@ def save(ds: xr.Dataset, path, group: str | None = None) -> str:
     fd, tmp = tempfile.mkstemp(prefix=".simdyn-", suffix=".nc.part", dir=folder)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", group=group)
+        yield tmp
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return path
+
+
+def save(ds: xr.Dataset, path, group: str | None = None) -> str:
+    """Write ``ds`` to netCDF4 atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", group=group)
+    return os.fspath(path)
 
 
 def load(path, group: str | None = None) -> xr.Dataset:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import xarray as xr
@@ -10,17 +9,7 @@ import xarray as xr
 from .engine.run import concatenate_results, run_batch
 from .io import build_dataset
 from .plan import make_plan
-
-
-def _progress_bar(total: int, enabled):
-    """A tqdm bar over trajectory-steps, shown when ``enabled`` (None: when stderr is a TTY)."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="traj-step", unit_scale=True, desc="simdyn", leave=False)
+from .progress import progress_bar
 
 
 def simulate(
@@ -101,7 +90,7 @@ def simulate(
 
     check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
     total = plan.n_trajectories * plan.steps
-    bar = _progress_bar(total, progress)
+    bar = progress_bar(total, progress)
     done = [0]
 
     def advance(count_in_chunk):

@@ -62,7 +62,6 @@ import datetime
 import inspect
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -565,15 +564,13 @@ def save_results(result, path) -> str:
     entry, with the study's attributes (and ``groups``, the list of names) on the root.
     """
     from ._version import __version__
-    from .io import save
+    from .io import atomic_output, save
 
     if isinstance(result, xr.Dataset):
         return save(result, path)
     if not isinstance(result, dict) or not result:
         raise TypeError("save_results: expected a Dataset or a non-empty {group name: Dataset} dict")
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     first = next(iter(result.values()))
     root_attrs = {k: v for k, v in first.attrs.items() if k.startswith("study_") and k != "study_run"}
     root_attrs.update(
@@ -581,25 +578,11 @@ def save_results(result, path) -> str:
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         groups=", ".join(result),
     )
-    fd, tmp = tempfile.mkstemp(prefix=".simdyn-", suffix=".nc.part", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         xr.Dataset(attrs=root_attrs).to_netcdf(tmp, mode="w", engine="netcdf4", format="NETCDF4")
         for name, ds in result.items():
             ds.to_netcdf(tmp, mode="a", group=name, engine="netcdf4", format="NETCDF4")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def file_groups(path) -> list[str]:

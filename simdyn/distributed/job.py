@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
-import tempfile
 from dataclasses import dataclass
 
 import netCDF4
 
 from .._version import __version__
-from ..io import study_attrs
+from ..progress import progress_bar
+from ..io import atomic_output, study_attrs
 from .executor import iterate_tasks, plan_tasks
 from .store import PartStore, assemble, inputs_hash
 
@@ -99,16 +98,6 @@ def connect(scheduler: str | None, n_workers: int | None = None):
             yield client
 
 
-def _progress(total: int, done: int, enabled):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=done, unit="traj-step", unit_scale=True, desc="simdyn", smoothing=0.1)
-
-
 def execute_study(study, output: str, chunk_size: int | None = None, scheduler: str | None = None,
                   n_workers: int | None = None, progress=None) -> JobPlan:
     """Run ``study`` into the netCDF file ``output``, resuming from its parts if any."""
@@ -117,7 +106,7 @@ def execute_study(study, output: str, chunk_size: int | None = None, scheduler: 
     store = PartStore(job.output, digest, chunk_size)
     pending = [(run, plan, [t for t in tasks if not store.done(run.name, t)]) for run, plan, tasks in job.runs]
     done_steps = job.trajectory_steps - sum(t.block.size * plan.steps for _, plan, tasks in pending for t in tasks)
-    bar = _progress(job.trajectory_steps, done_steps, progress)
+    bar = progress_bar(job.trajectory_steps, progress, done=done_steps)
     try:
         with connect(scheduler, n_workers) as client:
             for run, plan, tasks in pending:
@@ -158,32 +147,18 @@ def _provenance(job: JobPlan, store: PartStore, digest: str, scheduler, n_tasks:
 
 
 def _write_final(job: JobPlan, store: PartStore, digest: str, scheduler) -> None:
-    folder = os.path.dirname(os.path.abspath(job.output))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".simdyn-", suffix=".nc.part", dir=folder)
-    os.close(fd)
-    try:
-        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
-            grouped = job.study.grouped
-            for run, plan, tasks in job.runs:
-                attrs = study_attrs(plan)
-                attrs.update(_provenance(job, store, digest, scheduler, len(tasks)))
-                attrs["study_run"] = run.name
-                attrs["history"] = f"{attrs['created']} simdyn {__version__}: study {job.study.name}, run {run.name}"
-                target = nc.createGroup(run.name) if grouped else nc
-                assemble(plan, store, run.name, tasks, target, attrs)
-            if grouped:
-                root = _provenance(job, store, digest, scheduler, sum(len(t) for _, _, t in job.runs))
-                root["groups"] = ", ".join(run.name for run, _, _ in job.runs)
-                nc.setncatts(root)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, job.output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
+    with atomic_output(job.output) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+        grouped = job.study.grouped
+        for run, plan, tasks in job.runs:
+            attrs = study_attrs(plan)
+            attrs.update(_provenance(job, store, digest, scheduler, len(tasks)))
+            attrs["study_run"] = run.name
+            attrs["history"] = f"{attrs['created']} simdyn {__version__}: study {job.study.name}, run {run.name}"
+            target = nc.createGroup(run.name) if grouped else nc
+            assemble(plan, store, run.name, tasks, target, attrs)
+        if grouped:
+            root = _provenance(job, store, digest, scheduler, sum(len(t) for _, _, t in job.runs))
+            root["groups"] = ", ".join(run.name for run, _, _ in job.runs)
+            nc.setncatts(root)
 
 __all__ = ["JobPlan", "connect", "execute_study", "plan_job"]
