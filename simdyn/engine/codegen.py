@@ -14,6 +14,8 @@ body is shared by both targets and works on local scalars; only the loops around
 
 A launch covers the trajectories ``first ≤ g < first + N`` of the flattened batch (g = c·n_ic + i:
 combination c, initial condition i), so a study can run in chunks with identical results.
+The (·, N) arrays may be wider than N (padded rows, see :mod:`simdyn.engine.run`); only their
+first ``n_traj`` = N columns are trajectories.
 Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
 active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (schedule params, C),
 P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU tiles (local
@@ -144,7 +146,7 @@ def _combination_tuples(layout: KernelLayout) -> list[str]:
     ]
 
 
-SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, T, t_begin, t_end, n_ic, first, rec_every, seed, sigma, thr"
+SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, T, t_begin, t_end, n_ic, first, n_traj, rec_every, seed, sigma, thr"
 
 
 def _signature(layout: KernelLayout) -> str:
@@ -190,7 +192,7 @@ def cpu_source(layout: KernelLayout) -> str:
 def cuda_source(layout: KernelLayout) -> str:
     """A ``numba.cuda.jit`` kernel: one thread per trajectory, state in registers."""
     out = [f"def kernel({_signature(layout)}):"]
-    body = ["j = cuda.grid(1)", "if j < W.shape[1]:"]
+    body = ["j = cuda.grid(1)", "if j < n_traj:"]
     thread = ["c = (first + j) // n_ic - first // n_ic", *_combination_tuples(layout)]
     if layout.observer_slots:
         thread += ["if t_begin == 0:"] + _indent(_observer_init(layout, "j"), 1)

@@ -13,11 +13,19 @@ import math
 from dataclasses import dataclass
 
 import numba
+from llvmlite import binding as llvm_binding
 
 from . import rng
 from .codegen import KernelLayout, cpu_source, cuda_source, loss_source
 from .compile import compile_scalar, python_function
 from .disk_cache import kernel_digest, load_cached
+
+#: LLVM's loop vectoriser gives up on a loop that needs more than 128 runtime alias checks
+#: between its arrays ("too many memory checks needed"); a kernel with a few observers has more
+#: state rows than that allows, and ran 5x slower scalar. Raise the limit for every kernel.
+LLVM_OPTIONS = ("-vectorize-memory-check-threshold=1024",)
+for _option in LLVM_OPTIONS:
+    llvm_binding.set_option("simdyn", _option)
 
 _KERNELS: dict[tuple, object] = {}
 _STATS = {"builds": 0, "hits": 0}
@@ -120,7 +128,7 @@ def _disk_cached_kernel(req: KernelRequest):
         **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)},
         **{f"observer_update_{m}": type(obs).update for m, obs in enumerate(req.observers)},
     }
-    digest = kernel_digest(source, pieces, f"cpu {req.dtype}")
+    digest = kernel_digest(source, pieces, f"cpu {req.dtype} {LLVM_OPTIONS}")
     if digest is None:
         return None
     return load_cached(source, _namespace(req), digest, "kernel", parallel=True, error_model="numpy")
@@ -143,7 +151,7 @@ def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
     if kernel is None:
         source = loss_source(dim, n_params)
         ns = {"loss": compile_scalar(landscape.loss, "cpu", dtype), "prange": numba.prange}
-        digest = kernel_digest(source, {"loss": landscape.loss}, f"loss {dtype}")
+        digest = kernel_digest(source, {"loss": landscape.loss}, f"loss {dtype} {LLVM_OPTIONS}")
         if digest is not None:
             kernel = load_cached(source, ns, digest, "loss_kernel", parallel=True, error_model="numpy")
         if kernel is None:
@@ -162,7 +170,7 @@ def cuda_signature(req: KernelRequest) -> tuple:
     return (
         real[:, ::1], real[:, :, ::1], i64[::1], real[:, ::1], real[:, ::1], real[:, ::1],
         f64[:, ::1], f64[::1], real[:, :, ::1], i64[:, ::1],
-        i64, i64, i64, i64, i64, i64, real, real,
+        i64, i64, i64, i64, i64, i64, i64, real, real,
     ) + tuple(f64[:, :, ::1] for _ in req.layout.buffer_args())
 
 
