@@ -69,6 +69,8 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 
+from . import observe
+
 try:  # Python 3.11+
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
@@ -77,8 +79,16 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 DEFAULT_STUDY = Path(__file__).with_name("data") / "default.toml"
 """The built-in study run by ``simdyn run`` without arguments (a TOML file to copy)."""
 
-OBSERVERS: dict[str, Callable] = {}
-"""Observers a study may name: ``name -> constructor``; the table's other keys are its kwargs."""
+OBSERVERS: dict[str, Callable] = {
+    "exit": observe.Exit,
+    "hitting": observe.Hitting,
+    "path_length": observe.PathLength,
+    "max_step": observe.MaxStep,
+    "period": observe.Period,
+    "tail": observe.Tail,
+}
+"""Observers a study may name: ``name -> constructor``; the table's other keys are its kwargs,
+e.g. ``observers = [{name = "hitting", tol = 1e-3}, "period"]``."""
 
 TOP_KEYS = (
     "name", "description", "optimizer", "optimizers", "landscape", "params", "x0", "steps",

@@ -177,6 +177,7 @@ optimizer = "sgd"
 landscape = "valley"
 steps = 5
 dtype = "float32"
+observers = ["hitting", "max_step"]
 [hyper]
 lr = {lrs}
 [x0]
@@ -204,3 +205,4 @@ def test_ten_million_trajectories_stay_in_bounded_memory(tmp_path):
     with xr.open_dataset(tmp_path / "big.nc") as ds:
         assert ds.sizes["lr"] * ds.sizes["x0"] * ds.sizes["y0"] == 10**7
         assert int((ds.status.isel(lr=slice(0, 2)) >= 0).sum()) == 2 * 10**5
+        assert ds.hit_step.dims == ("lr", "x0", "y0") and ds.max_step.dims == ("lr", "x0", "y0", "coord")
