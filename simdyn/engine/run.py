@@ -17,8 +17,10 @@ import numpy as np
 
 from .kernels import KernelRequest, get_kernel
 
-#: Trajectories per CPU tile: the tile's state stays in L1/L2 while the time loop runs.
-CPU_TILE = 512
+#: Largest number of trajectories per CPU tile: the tile's state stays in L2 while the time
+#: loop runs (measured: 2048 beat 512 by ~40 % for Adam on the valley; per-step loop overhead is
+#: amortised over more trajectories). Smaller batches get smaller tiles so every thread has work.
+CPU_TILE = 2048
 #: Threads per CUDA block.
 CUDA_BLOCK = 128
 #: Aimed-for wall time of one segment of the time loop (seconds).
@@ -94,6 +96,14 @@ def _rows(shape: tuple, n: int, dtype) -> np.ndarray:
     return np.zeros(shape + (padded_width(n, np.dtype(dtype).itemsize),), dtype=dtype)
 
 
+def _tile_size(n: int) -> int:
+    """CPU_TILE, or less (a multiple of 64) when the batch would leave threads without a tile."""
+    import numba
+
+    per_thread = -(-n // (4 * numba.get_num_threads()))
+    return min(CPU_TILE, max(64, -(-per_thread // 64) * 64))
+
+
 def _allocate(req: KernelRequest, inp: BatchInputs, start: int, stop: int):
     dt = np.dtype(req.dtype)
     n_ic, d = inp.x0.shape
@@ -156,7 +166,7 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 
             progress(t_done * n)
 
     if req.target == "cpu":
-        tiles = cpu_tiles(start, stop, n_ic, CPU_TILE)
+        tiles = cpu_tiles(start, stop, n_ic, _tile_size(n))
 
         def launch(t_begin, t_end):
             kernel(w, state, frozen, *tables, observer_state, oq, records, tiles, t_begin, t_end, *scalars, *used_buffers)
