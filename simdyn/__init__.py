@@ -5,13 +5,17 @@
 """
 
 from . import io as _io  # registers the ``ds.simdyn`` accessor
-from . import noise, observe, schedule
+from . import analysis, noise, observe, plot, schedule
 from ._version import __version__
 from .engine.kernels import cache_info
 from .initial import ball, grid
 from .io import load, save
 from .landscapes import LANDSCAPES, CriticalPoint, Landscape, get_landscape
 from .optimizers import OPTIMIZERS, Hyper, Optimizer, get_optimizer
+from .analysis.basins import basins
+from .analysis.boundaries import basin_entropy, uncertainty_exponent
+from .analysis.escape import escape_statistics
+from .analysis.periods import period_scan
 from .simulate import simulate
 
 __all__ = [
@@ -22,15 +26,22 @@ __all__ = [
     "Landscape",
     "Optimizer",
     "__version__",
+    "analysis",
     "ball",
+    "basin_entropy",
+    "basins",
     "cache_info",
+    "escape_statistics",
     "get_landscape",
     "get_optimizer",
     "grid",
     "load",
     "noise",
     "observe",
+    "period_scan",
+    "plot",
     "save",
     "schedule",
     "simulate",
+    "uncertainty_exponent",
 ]

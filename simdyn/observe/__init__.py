@@ -1,5 +1,10 @@
 """In-kernel streaming observers (see :mod:`simdyn.observe.base` for the protocol)."""
 
 from .base import Observer
+from .exit import Exit
+from .hitting import Hitting
+from .path import MaxStep, PathLength
+from .period import Period
+from .tail import Tail
 
-__all__ = ["Observer"]
+__all__ = ["Exit", "Hitting", "MaxStep", "Observer", "PathLength", "Period", "Tail"]

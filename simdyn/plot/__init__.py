@@ -3,3 +3,7 @@
 Each function takes a Dataset (or a landscape) and returns the matplotlib Figure it drew on, so
 scripts can ``fig.savefig(...)``. One module per analysis; this module re-exports them.
 """
+
+from .basins import basin_fractions, basins, phase_portrait
+from .escape import escape_scaling, survival, vector_field
+from .periods import bifurcation, period_map

@@ -1,0 +1,526 @@
+"""Basins of attraction: which attractor each initial point ends on, found without prior knowledge.
+
+``sd.basins(optimizer, landscape, x0, steps, ...)`` runs every initial point (× every swept
+hyperparameter or landscape parameter, × every optimizer) through the fused kernel with the
+streaming period detector (:class:`simdyn.observe.Period`), block by block so the working memory
+stays bounded, reduces each block to a few integers per trajectory, and identifies the attractors
+at the end. Nothing about the landscape's minima is used to find them; its known critical points
+only name what was found (and join fixed points found at the same one, step 6).
+
+Algorithm (every threshold is an argument; ``tol`` defaults to ``TOL_FRACTION`` × the extent of
+the initial set, the largest max − min of a coordinate over the initial points):
+
+1. Verdict per trajectory at the last step T. Frozen by the engine (``status`` diverged or
+   non-finite) → label −1 (``DIVERGED``). No period p ≤ ``max_period`` within the horizon
+   (the detector's agreement test ``|u_k − v_k| ≤ tol``, every coordinate) → label −2
+   (``UNRESOLVED``). Otherwise the trajectory's last cycle C = (w_{T−p+1}, …, w_T), p ≥ 1. The
+   period must have held for ``repeats`` consecutive returns to the detector's anchor (default
+   ``BASIN_REPEATS`` = 32, not the detector's 3): a trajectory still creeping towards its
+   attractor by less than tol per step (Adam approaching a minimum at a speed of about lr) would
+   otherwise pass for a fixed point wherever it happens to be at step T.
+2. Phase-invariant signature. The *canonical point* c of C is its point with the smallest
+   projection on a fixed generic direction u (u_k = frac((k + 1)·φ), φ the golden ratio); m is the
+   mean of C. The signature s = (c, m) ∈ R^{2d} does not depend on the phase at which the
+   trajectory reached its cycle (c is a point of the set C, m its mean). For p = 1, c = m = w_T.
+3. Keys. Signatures are quantised on cells of side tol/4 (max norm): key (p, ⌊s/(tol/4)⌋). Each
+   key keeps as its representative the trajectory with the smallest global index (so the result
+   does not depend on chunking or on the order in which blocks finish) and that trajectory's cycle.
+4. Linkage. Keys of the same period whose representative signatures lie within ``tol`` of each
+   other (max norm) are linked, and connected components of the links are clusters (single
+   linkage, ``scipy.spatial.cKDTree.query_pairs`` + ``scipy.sparse.csgraph``). Two trajectories
+   whose signatures differ by at most tol/2 always share a cluster.
+5. Merging. Two clusters are one attractor when the Hausdorff distance (max norm) between their
+   representative cycles is at most ``tol``: cycles reached at different phases whose canonical
+   points tie, and a p-cycle that stays within tol of a q-cycle (or of a fixed point) — the
+   detector's resolution — are one attractor, with the smaller period.
+6. Identification. ``attractor_kind`` fixed_point (p = 1) or cycle; ``attractor_location`` the
+   canonical point of the representative (the key with the smallest period, then the trajectory
+   with the smallest global index); ``attractor_cycle`` its whole cycle starting at that point;
+   ``attractor_loss`` the mean loss over the cycle; ``attractor_name`` the landscape's known
+   critical point nearest to the cycle's mean among those within ``name_tol`` (default
+   ``NAME_FRACTION`` × extent) of the cycle's bounding box: the fixed point *at* a minimum, or
+   the cycle *around* it ("" when none). Fixed points named after the same known critical point
+   are one attractor (an optimizer's fixed points are isolated critical points: two within
+   name_tol of the same one are that point, reached to different precision), described by the
+   member closest to it. Attractors are numbered fixed points first, then cycles; within each, in
+   the order the landscape lists the critical points they match, then by period and location.
+
+Attractors are points of parameter space, identified across the whole study: two optimizers or
+two learning rates that converge to the same minimum share its ``attractor_id``; a cycle that
+exists at one learning rate only has a basin fraction of 0 at the others.
+
+Fractions: over the initial points of each combination of the other dims (optimizer, swept
+names), ``basin_fraction`` = n_a/N with the binomial standard error √(f(1 − f)/N)
+(``basin_fraction_stderr``); ``diverged_fraction`` and ``unresolved_fraction`` complete them to 1.
+On a uniform grid these are area fractions.
+
+Peers do this one initial condition at a time (Attractors.jl's ``AttractorsViaRecurrences``
+follows each trajectory through a cell grid sequentially; pynamicalsys clusters stored
+trajectories afterwards); here the kernel runs millions at once and only O(1) numbers per
+trajectory leave a block.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+import xarray as xr
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from ..distributed.executor import iterate_tasks, plan_tasks
+from ..engine.compile import python_function
+from ..initial import coord_labels
+from ..io import STATUS, study_attrs
+from ..landscapes.check import check_landscape_compiles
+from ..observe.period import MAX_PERIOD, REPEATS, Period
+from ..plan import make_plan
+from .boundaries import boundary_mask
+
+#: Label of an initial point whose trajectory diverged or became non-finite.
+DIVERGED = -1
+#: Label of an initial point whose trajectory found no period ≤ max_period within the horizon.
+UNRESOLVED = -2
+#: Default confirmations: a period must hold for this many consecutive returns to its anchor, so a
+#: trajectory still drifting by more than about tol/BASIN_REPEATS per step is not a fixed point.
+BASIN_REPEATS = 32
+#: Default ``tol``: this fraction of the extent of the initial set.
+TOL_FRACTION = 1e-4
+#: Default ``name_tol``: this fraction of the extent of the initial set.
+NAME_FRACTION = 1e-2
+#: Quantisation cells of the signatures have side tol / KEY_CELLS.
+KEY_CELLS = 4
+#: Default working memory of one block (bytes): sets the default ``chunk_size``.
+BLOCK_MEMORY = 256 * 2**20
+#: Value types of the attractor kinds.
+KINDS = ("fixed_point", "cycle")
+
+_GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0
+
+
+def canonical_direction(dim: int) -> np.ndarray:
+    """u_k = frac((k + 1)·φ): a fixed direction with no rational relation between its coordinates,
+    so two distinct points of a cycle essentially never tie in their projection on it."""
+    return np.array([((k + 1) * _GOLDEN) % 1.0 for k in range(dim)])
+
+
+class CycleDetector(Period):
+    """:class:`simdyn.observe.Period` that also returns the last cycle, phase-aligned.
+
+    In the kernel it is the period detector itself (same state, same buffer, same compiled code:
+    its ``cache_key`` is Period's). ``finalize`` adds ``cycle_points`` (dims ``cycle_step``,
+    ``coord``; ``max_period`` rows): the last p states w_{T−p+1} … w_T rotated to start at the
+    canonical point (smallest projection on ``direction``), NaN beyond p and without a period.
+    ``steps`` is the run's horizon T (the buffer row of step s is s mod max_period).
+    """
+
+    name = "period"
+
+    def __init__(self, steps: int, direction, max_period: int = MAX_PERIOD, atol: float = 1e-9,
+                 repeats: int = REPEATS):
+        super().__init__(max_period=max_period, atol=atol, rtol=0.0, repeats=repeats)
+        self.steps = int(steps)
+        self.direction = np.asarray(direction, dtype=float)
+
+    def cache_key(self, dim):
+        return ("Period",) + tuple(super().cache_key(dim)[1:])
+
+    def finalize(self, state, dim, buffer):
+        out = super().finalize(state, dim, buffer)
+        period = out["period"][1]
+        cycles = np.full((period.shape[0], self.max_period, dim), np.nan)
+        for p in np.unique(period[period >= 1]):
+            members = np.flatnonzero(period == p)
+            rows = np.arange(self.steps - p + 1, self.steps + 1) % self.max_period
+            points = buffer[np.ix_(rows, np.arange(dim), members)]  # (p, d, m)
+            start = np.argmin(np.tensordot(self.direction, points, axes=(0, 1)), axis=0)  # (m,)
+            order = (start[None, :] + np.arange(p)[:, None]) % p
+            aligned = np.take_along_axis(points, order[:, None, :], axis=0)
+            cycles[members, :p, :] = np.transpose(aligned, (2, 0, 1))
+        out["cycle_points"] = (("cycle_step", "coord"), cycles,
+                               {"long_name": "last cycle, starting at its canonical point"})
+        return out
+
+
+class _KeyTable:
+    """The quantised signatures met so far, each with its representative trajectory and cycle."""
+
+    def __init__(self, cell: float):
+        self.cell = cell
+        self.index: dict = {}
+        self.period: list[int] = []
+        self.signature: list[np.ndarray] = []
+        self.owner: list[tuple[int, int]] = []  # (run, global trajectory index) of the representative
+        self.cycle: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self.period)
+
+    def add(self, run: int, start: int, rows: np.ndarray, period, signature, cycles) -> np.ndarray:
+        """Key index of each of a block's resolved trajectories.
+
+        ``rows``: their block-local indices (increasing), ``start``: the block's first global
+        index; ``period``, ``signature`` (2d values) and ``cycles`` are given for those rows."""
+        cells = np.floor(signature / self.cell).astype(np.int64)
+        keys = np.concatenate([period[:, None].astype(np.int64), cells], axis=1)
+        unique, first_at, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        found = np.empty(len(unique), dtype=np.int64)
+        for u, (key, at) in enumerate(zip(map(tuple, unique.tolist()), first_at)):
+            owner = (run, start + int(rows[at]))
+            k = self.index.get(key)
+            if k is None:
+                k = self.index[key] = len(self.period)
+                self.period.append(int(key[0]))
+                self.signature.append(None)
+                self.owner.append(owner)
+                self.cycle.append(None)
+            elif owner > self.owner[k]:
+                found[u] = k
+                continue
+            self.owner[k] = owner
+            self.signature[k] = signature[at].copy()
+            self.cycle[k] = cycles[at, : key[0]].copy()
+            found[u] = k
+        return found[inverse.ravel()]
+
+
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of n nodes linked by ``pairs`` (m, 2)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) \
+        else sparse.coo_matrix((n, n))
+    return csgraph.connected_components(graph, directed=False)[1]
+
+
+def _hausdorff(a: np.ndarray, b: np.ndarray) -> float:
+    """Hausdorff distance between two point sets (rows), max norm."""
+    dist = np.max(np.abs(a[:, None, :] - b[None, :, :]), axis=2)
+    return float(max(dist.min(axis=1).max(), dist.min(axis=0).max()))
+
+
+def _first_by_owner(table: _KeyTable, group: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per group 0 … G − 1, the key with the smallest (rank, owner)."""
+    owner = np.asarray(table.owner, dtype=np.int64).reshape(-1, 2)
+    order = np.lexsort((owner[:, 1], owner[:, 0], rank))
+    _, first = np.unique(group[order], return_index=True)
+    return order[first]
+
+
+def cluster_keys(table: _KeyTable, tol: float) -> np.ndarray:
+    """Attractor group of every key: single linkage of the signatures per period (max norm,
+    distance ≤ tol), then clusters merged when their representative cycles are within ``tol``
+    (Hausdorff, max norm). Returns (n_keys,) group numbers 0 … n_groups − 1 (arbitrary order)."""
+    n = len(table)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    period = np.asarray(table.period, dtype=np.int64)
+    signature = np.stack(table.signature)
+    cluster = np.empty(n, dtype=np.int64)
+    n_clusters = 0
+    for p in np.unique(period):
+        members = np.flatnonzero(period == p)
+        pairs = cKDTree(signature[members]).query_pairs(tol, p=np.inf, output_type="ndarray")
+        labels = _components(len(members), pairs)
+        cluster[members] = labels + n_clusters
+        n_clusters += int(labels.max()) + 1
+    reps = _first_by_owner(table, cluster, np.zeros(n))  # per cluster: its key with the smallest owner
+    cycles = [table.cycle[k] for k in reps]
+    tree = cKDTree(np.concatenate(cycles))
+    point_owner = np.repeat(np.arange(n_clusters), [len(cycle) for cycle in cycles])
+    links = []
+    for c, cycle in enumerate(cycles):
+        near = np.unique(point_owner[tree.query_ball_point(cycle[0], tol, p=np.inf)])
+        links.extend((c, int(other)) for other in near if other > c and _hausdorff(cycle, cycles[other]) <= tol)
+    merged = _components(n_clusters, np.asarray(links, dtype=np.int64).reshape(-1, 2))
+    return merged[cluster]
+
+
+def _param_values(plan, combo: int) -> dict:
+    """Landscape parameter values of sweep combination ``combo``."""
+    values = {}
+    for name, value in plan.param_values.items():
+        values[name] = float(plan.sweep.column(name)[combo]) if name in plan.sweep.names else value
+    return values
+
+
+def _name_attractor(land, cycle: np.ndarray, params: dict, name_tol: float):
+    """(name, rank in the landscape's list, location) of the known critical point nearest to the
+    cycle's mean among those within ``name_tol`` of its bounding box; ("", len + 1, None) if none."""
+    points = land.critical_points(params)
+    low, high = cycle.min(axis=0) - name_tol, cycle.max(axis=0) + name_tol
+    center = cycle.mean(axis=0)
+    best = ("", len(points) + 1, None, math.inf)
+    for rank, cp in enumerate(points):
+        loc = np.asarray(cp.location)
+        if np.all(loc >= low) and np.all(loc <= high):
+            distance = float(np.max(np.abs(loc - center)))
+            if distance < best[3]:
+                best = (cp.name or cp.kind, rank, cp.location, distance)
+    return best[:3]
+
+
+def _default_chunk(dim: int, max_period: int) -> int:
+    """Trajectories per block so that a block's buffers and outputs take about BLOCK_MEMORY."""
+    per_trajectory = 8 * dim * (2 * max_period + 12) + 64
+    return max(4096, BLOCK_MEMORY // per_trajectory)
+
+
+def _extent(points: np.ndarray) -> float:
+    spread = float(np.max(np.ptp(points, axis=0))) if len(points) > 1 else 0.0
+    return spread if spread > 0 else max(1.0, float(np.max(np.abs(points))))
+
+
+def _check_positive(name: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None, name_tol=None,
+           max_period: int = MAX_PERIOD, repeats: int = BASIN_REPEATS, dtype="float64", target="cpu",
+           diverge_threshold=1e10, chunk_size=None, client=None, progress=None) -> xr.Dataset:
+    """Basins of attraction of an optimizer on a landscape: ``sd.basins("adam", "double_well",
+    sd.grid(x=(-2, 2, 1000), y=(-2, 2, 1000)), 10_000, hyper={"lr": 0.01})``.
+
+    Attractors (fixed points and cycles) are found automatically from the streaming period
+    detector and grouped with a phase-invariant tolerance; the algorithm is in the module
+    docstring (:mod:`simdyn.analysis.basins`).
+
+    Parameters
+    ----------
+    optimizer, landscape, x0, steps, hyper, params, dtype, target, diverge_threshold, client
+        As :func:`simdyn.simulate` (``x0`` is usually an ``sd.grid``; swept hyperparameters and
+        landscape parameters give basin fractions against them).
+    tol : float, optional
+        Resolution of the attractors: the period detector's agreement tolerance (absolute, every
+        coordinate) and the grouping distance (max norm). Default ``TOL_FRACTION`` (1e-4) × the
+        extent of the initial set. Orbits that repeat within tol are periodic; attractors closer
+        than tol are one.
+    name_tol : float, optional
+        A known critical point within this distance of an attractor's bounding box names it.
+        Default ``NAME_FRACTION`` (1e-2) × the extent of the initial set.
+    max_period, repeats : int
+        Longest period looked for and consecutive confirmations needed
+        (:class:`simdyn.observe.Period`; ``repeats`` defaults to ``BASIN_REPEATS`` = 32).
+    chunk_size : int, optional
+        Trajectories per block (default: a block's buffers take about 256 MiB). The labels do
+        not depend on it.
+    progress : bool, optional
+        Progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    xarray.Dataset with ``attractor`` (int32 label per initial point on the initial set's dims,
+    after ``optimizer`` and the swept dims; −1 diverged, −2 unresolved), ``boundary`` (grids:
+    True where a neighbouring grid point has another label), and over dim ``attractor_id``:
+    ``attractor_kind``, ``attractor_period``, ``attractor_location`` (+ ``coord``),
+    ``attractor_cycle`` (+ ``cycle_step``, ``coord``), ``attractor_loss``, ``attractor_name``,
+    ``basin_fraction`` and ``basin_fraction_stderr`` (+ the swept dims); ``diverged_fraction``,
+    ``unresolved_fraction``. Attributes: the study's (as ``sd.simulate``) and ``basins_*``.
+    """
+    for name, value in (("max_period", max_period), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
+    begin = time.perf_counter()
+    # A first plan validates every argument and gives the initial set (for the default tol).
+    plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, dtype=dtype, target=target,
+                     diverge_threshold=diverge_threshold)
+    dim = plan.landscape.dim
+    extent = _extent(plan.initial.points)
+    tol = TOL_FRACTION * extent if tol is None else _check_positive("tol", tol)
+    name_tol = NAME_FRACTION * extent if name_tol is None else _check_positive("name_tol", name_tol)
+    direction = canonical_direction(dim)
+    detector = CycleDetector(plan.steps, direction, max_period=int(max_period), atol=tol, repeats=int(repeats))
+    plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=[detector],
+                     dtype=dtype, target=target, diverge_threshold=diverge_threshold)
+    check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
+
+    lead = (len(plan.runs),) if plan.stacked else ()
+    full_shape = lead + plan.sweep.shape + plan.initial.shape
+    key_index = np.empty(full_shape, dtype=np.int32)
+    table = _KeyTable(tol / KEY_CELLS)
+    tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(dim, int(max_period)))
+    bar = _progress_bar(plan.n_trajectories, progress)
+    try:
+        for task, part in iterate_tasks(plan, tasks, client):
+            block = task.block
+            status = part["status"].values.reshape(-1)
+            period = part["period"].values.reshape(-1)
+            cycles = part["cycle_points"].values.reshape(-1, int(max_period), dim)
+            center = part["cycle_center"].values.reshape(-1, dim)
+            del part
+            frozen = (status == STATUS["diverged"]) | (status == STATUS["nonfinite"])
+            resolved = (period >= 1) & ~frozen
+            keys = np.where(frozen, DIVERGED, UNRESOLVED).astype(np.int64)
+            rows = np.flatnonzero(resolved)
+            if rows.size:
+                signature = np.concatenate([cycles[rows, 0, :], center[rows]], axis=1)
+                keys[rows] = table.add(task.run, block.start, rows, period[rows], signature, cycles[rows])
+            where = ((slice(task.run, task.run + 1),) if plan.stacked else ()) + block.index
+            key_index[where] = keys.reshape(key_index[where].shape)
+            if bar is not None:
+                bar.update(block.size)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _dataset(plan, key_index, table, tol, name_tol, direction, int(max_period), int(repeats),
+                    time.perf_counter() - begin)
+
+
+def _progress_bar(total: int, enabled):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="traj", unit_scale=True, desc="simdyn basins", leave=False)
+
+
+def _describe(plan, table: _KeyTable, groups: np.ndarray, name_tol: float) -> list[dict]:
+    """Kind, period, cycle, location, loss and name of every attractor group, from the group's
+    representative: the key with the smallest period, then the smallest owner."""
+    land = plan.landscape
+    loss = python_function(land.loss)
+    n_ic = plan.initial.points.shape[0]
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    reps = _first_by_owner(table, groups, np.asarray(table.period)) if n_groups else []
+    out = []
+    for k in reps:
+        run, index = table.owner[k]
+        combo = index // n_ic
+        cycle = table.cycle[k]
+        flat = tuple(float(v) for v in plan.runs[run].inputs.params[:, combo])
+        name, rank, known = _name_attractor(land, cycle, _param_values(plan, combo), name_tol)
+        out.append({
+            "known": known,
+            "offset": math.inf if known is None else float(np.max(np.abs(cycle[0] - np.asarray(known)))),
+            "kind": KINDS[0] if len(cycle) == 1 else KINDS[1],
+            "period": len(cycle),
+            "cycle": cycle,
+            "name": name,
+            "rank": rank,
+            "loss": float(np.mean([loss(tuple(float(x) for x in point), flat, plan.steps) for point in cycle])),
+        })
+    return out
+
+
+def _fractions(labels: np.ndarray, n_groups: int, n_attractors: int):
+    """Counts of every label (−2, −1, 0 … A − 1) per group: (G, A + 2)."""
+    flat = labels.reshape(n_groups, -1)
+    return np.stack([np.bincount(row + 2, minlength=n_attractors + 2) for row in flat]), flat.shape[1]
+
+
+def merge_known_fixed_points(info: list[dict]) -> tuple[np.ndarray, list[dict]]:
+    """Fixed points matched to the same known critical point are one attractor: an optimizer's
+    fixed points are isolated critical points, so two of them within name_tol of the same known
+    one are that point, reached to different precisions (a trajectory still creeping towards it).
+    Returns the attractor of every group and the attractors' descriptions (the member closest to
+    the known point describes the merged attractor)."""
+    attractor = np.arange(len(info))
+    chosen: dict = {}
+    for g, item in enumerate(info):
+        if item["kind"] != KINDS[0] or item["known"] is None:
+            continue
+        key = (item["name"], item["known"])
+        if key not in chosen:
+            chosen[key] = g
+        else:
+            first = chosen[key]
+            attractor[g] = first
+            if item["offset"] < info[first]["offset"]:
+                info[first] = {**item}
+    keep = np.unique(attractor)
+    renumber = np.full(len(info), -1)
+    renumber[keep] = np.arange(len(keep))
+    return renumber[attractor], [info[g] for g in keep]
+
+
+def _dataset(plan, key_index, table, tol, name_tol, direction, max_period, repeats, elapsed) -> xr.Dataset:
+    groups = cluster_keys(table, tol)
+    merged, info = merge_known_fixed_points(_describe(plan, table, groups, name_tol))
+    groups = merged[groups] if len(groups) else groups
+    order = sorted(range(len(info)), key=lambda a: (info[a]["period"] > 1, info[a]["rank"], info[a]["period"],
+                                                   tuple(info[a]["cycle"][0])))
+    info = [info[a] for a in order]
+    number = np.empty(len(order), dtype=np.int32)
+    number[order] = np.arange(len(order), dtype=np.int32)
+    per_key = number[groups] if len(groups) else np.zeros(0, dtype=np.int32)
+    labels = key_index  # relabelled in place: keys -> attractor ids, −1/−2 kept
+    resolved = labels >= 0
+    labels[resolved] = per_key[labels[resolved]]
+    del resolved
+
+    dim = plan.landscape.dim
+    n_attr = len(info)
+    group_dims = (("optimizer",) if plan.stacked else ()) + tuple(plan.sweep.names)
+    ic_dims = plan.initial.dims
+    group_shape = labels.shape[: len(group_dims)]
+    counts, n_points = _fractions(labels, int(np.prod(group_shape, dtype=np.int64)), n_attr)
+    fraction = counts / n_points
+    longest = max([a["period"] for a in info], default=1)
+    cycle = np.full((n_attr, longest, dim), np.nan)
+    for a, item in enumerate(info):
+        cycle[a, : item["period"]] = item["cycle"]
+
+    coords = {name: values for name, values in zip(plan.sweep.names, plan.sweep.values)}
+    if plan.stacked:
+        coords["optimizer"] = [run.optimizer.name for run in plan.runs]
+    coords.update(plan.initial.coords)
+    coords.update({"attractor_id": np.arange(n_attr), "coord": coord_labels(dim), "cycle_step": np.arange(longest)})
+    stderr = np.sqrt(fraction * (1.0 - fraction) / n_points)
+    data = {
+        "attractor": (group_dims + ic_dims, labels, {
+            "long_name": "attractor reached from the initial point (attractor_id; -1 diverged, -2 unresolved)",
+            "flag_values": np.array([UNRESOLVED, DIVERGED], dtype=np.int32),
+            "flag_meanings": "unresolved diverged"}),
+        "attractor_kind": (("attractor_id",), np.array([a["kind"] for a in info], dtype=str).astype(object),
+                           {"long_name": "fixed_point or cycle"}),
+        "attractor_period": (("attractor_id",), np.array([a["period"] for a in info], dtype=np.int64),
+                             {"long_name": "period of the attractor (1: fixed point)"}),
+        "attractor_location": (("attractor_id", "coord"), cycle[:, 0, :],
+                               {"long_name": "fixed point, or canonical point of the cycle"}),
+        "attractor_cycle": (("attractor_id", "cycle_step", "coord"), cycle,
+                            {"long_name": "points of the attractor from its canonical point (NaN beyond the period)"}),
+        "attractor_loss": (("attractor_id",), np.array([a["loss"] for a in info], dtype=float),
+                           {"long_name": "loss at the fixed point, mean loss over the cycle"}),
+        "attractor_name": (("attractor_id",), np.array([a["name"] for a in info], dtype=str).astype(object),
+                           {"long_name": "known critical point the attractor sits at or around ('' if none)"}),
+        "basin_fraction": (group_dims + ("attractor_id",), fraction[:, 2:].reshape(group_shape + (n_attr,)),
+                           {"long_name": "fraction of the initial points that reach the attractor"}),
+        "basin_fraction_stderr": (group_dims + ("attractor_id",), stderr[:, 2:].reshape(group_shape + (n_attr,)),
+                                  {"long_name": "binomial standard error sqrt(f (1 - f) / N)"}),
+        "diverged_fraction": (group_dims, fraction[:, 1].reshape(group_shape),
+                              {"long_name": "fraction of the initial points whose trajectory diverged"}),
+        "unresolved_fraction": (group_dims, fraction[:, 0].reshape(group_shape),
+                                {"long_name": "fraction without a period <= max_period within the horizon"}),
+    }
+    if plan.initial.description == "grid":
+        axes = tuple(range(len(group_dims), labels.ndim))
+        data["boundary"] = (group_dims + ic_dims, boundary_mask(labels, axes),
+                            {"long_name": "a neighbouring grid point has another label"})
+    else:
+        points = plan.initial.points.reshape(plan.initial.shape + (dim,))
+        data["w0"] = (ic_dims + ("coord",), points, {"long_name": "initial point w_0"})
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update(study_attrs(plan))
+    ds.attrs.update({
+        "basins_tol": tol,
+        "basins_name_tol": name_tol,
+        "basins_max_period": max_period,
+        "basins_repeats": repeats,
+        "basins_direction": direction,
+        "basins_points_per_group": n_points,
+        "elapsed_seconds": float(elapsed),
+    })
+    ds.attrs["history"] = ds.attrs["history"].replace("simulate(", "basins(", 1)
+    return ds

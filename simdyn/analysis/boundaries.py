@@ -1,0 +1,233 @@
+"""Basin boundaries: where they are, whether they are fractal.
+
+Input: the ``attractor`` labels of :func:`simdyn.basins` on a grid of initial points (or any
+integer label array whose last dims are a regular grid). Every label counts as a basin,
+``diverged`` (−1) and ``unresolved`` (−2) included, as in Attractors.jl. Dims other than the
+grid's (``optimizer``, swept hyperparameters) are kept: each combination gets its own numbers.
+
+* :func:`boundary_mask`: a grid point is on the boundary when one of its 2·D nearest grid
+  neighbours (±1 along each grid axis) has another label.
+* :func:`uncertainty_exponent` (Grebogi, McDonald, Ott & Yorke, "Final state sensitivity: an
+  obstruction to predictability", Phys. Lett. A 99, 413, 1983). A box of side ε is *uncertain*
+  when the initial points it holds do not all reach the same attractor; the fraction of
+  uncertain boxes scales as f(ε) ∝ ε^α. α is the least-squares slope of log f against log ε,
+  and the box-counting dimension of the boundary is D − α (D the number of grid dims): α = 1 for
+  a smooth boundary in the plane, α → 0 for riddled basins. As in Attractors.jl's
+  ``uncertainty_exponent`` the boxes are cut from the computed grid (side ε = m grid spacings,
+  m + 1 points across), but *every* position of the box is probed (a sliding window), not only
+  the boxes of one aligned tiling: an aligned tiling misses a boundary that runs along its box
+  edges (a straight boundary between two grid columns is never inside an aligned box whose
+  side divides its position), while the sliding count equals the fraction of ε-uncertain
+  initial points of Grebogi et al. exactly (the point at the box's lower corner is uncertain).
+* :func:`basin_entropy` (Daza, Wagemakers, Georgeot, Guéry-Odelin & Sanjuán, "Basin entropy: a
+  new tool to analyze uncertainty in dynamical systems", Sci. Rep. 6, 31416, 2016): the grid is
+  tiled with boxes of ``box`` × … points (the remainder is dropped, as Attractors.jl's
+  ``basin_entropy``); a box holding labels with proportions p_i has the Gibbs entropy
+  S = −Σ p_i log p_i. S_b is the mean of S over all boxes, S_bb over the boxes that hold more than
+  one label (the boundary boxes). S_bb > log 2 is Daza et al.'s sufficient condition for a
+  fractal boundary (``fractal_log2``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+#: Default largest uncertainty box (grid spacings): this fraction of the smallest grid size.
+MAX_BOX_FRACTION = 1.0 / 20.0
+#: Default number of box sizes in the uncertainty fit (geometric between 1 and the largest).
+N_BOXES = 12
+#: Default side of the basin-entropy boxes (grid points), Daza et al.'s and Attractors.jl's.
+ENTROPY_BOX = 20
+
+
+def boundary_mask(labels: np.ndarray, axes) -> np.ndarray:
+    """True where a nearest neighbour along one of the grid ``axes`` has another label."""
+    labels = np.asarray(labels)
+    mask = np.zeros(labels.shape, dtype=bool)
+    for axis in axes:
+        n = labels.shape[axis]
+        if n < 2:
+            continue
+        lo = [slice(None)] * labels.ndim
+        hi = [slice(None)] * labels.ndim
+        lo[axis], hi[axis] = slice(0, n - 1), slice(1, n)
+        differ = labels[tuple(lo)] != labels[tuple(hi)]
+        mask[tuple(lo)] |= differ
+        mask[tuple(hi)] |= differ
+    return mask
+
+
+def _labels_and_dims(data, dims):
+    """The label DataArray and its grid dims: those of the initial set (the dims of ``attractor``
+    that ``basin_fraction`` lacks) unless ``dims`` names them."""
+    if isinstance(data, xr.Dataset):
+        if "attractor" not in data:
+            raise ValueError("expected a dataset from sd.basins (variable 'attractor') or a label DataArray")
+        labels = data["attractor"]
+        if dims is None and "basin_fraction" in data:
+            dims = tuple(d for d in labels.dims if d not in data["basin_fraction"].dims)
+    elif isinstance(data, xr.DataArray):
+        labels = data
+    else:
+        labels = xr.DataArray(np.asarray(data))
+    if dims is None:
+        dims = labels.dims
+    dims = tuple(dims)
+    missing = [d for d in dims if d not in labels.dims]
+    if missing or not dims:
+        raise ValueError(f"grid dims {list(dims)} not found in the labels' dims {list(labels.dims)}")
+    if labels.dtype.kind not in "iub":
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    return labels, dims
+
+
+def _per_group(labels: xr.DataArray, dims, compute):
+    """Apply ``compute(grid_array)`` (returning a dict of arrays/scalars) to every combination
+    of the non-grid dims; stack the results with those dims leading."""
+    group_dims = tuple(d for d in labels.dims if d not in dims)
+    values = labels.transpose(*group_dims, *dims).values
+    group_shape = values.shape[: len(group_dims)]
+    results = [compute(grid) for grid in values.reshape((-1,) + values.shape[len(group_dims):])]
+    out = {}
+    for key in results[0]:
+        stacked = np.stack([np.asarray(r[key]) for r in results])
+        out[key] = stacked.reshape(group_shape + stacked.shape[1:])
+    coords = {d: labels[d].values for d in group_dims if d in labels.coords}
+    return out, group_dims, coords
+
+
+def uncertain_fraction(grid: np.ndarray, box: int) -> float:
+    """Fraction of the positions of a box of side ``box`` grid spacings (box + 1 points per axis)
+    inside ``grid`` whose points hold more than one label."""
+    size = box + 1
+    if any(n < size for n in grid.shape):
+        return math.nan
+    high = ndimage.maximum_filter(grid, size=size, mode="nearest")
+    low = ndimage.minimum_filter(grid, size=size, mode="nearest")
+    # the filter is centred: the box with lower corner i sits at i + size // 2
+    inner = tuple(slice(size // 2, n - (size - 1 - size // 2)) for n in grid.shape)
+    return float(np.mean(high[inner] != low[inner]))
+
+
+def default_boxes(shape) -> np.ndarray:
+    """Box sides (grid spacings) for the fit: about N_BOXES geometric steps from 1 to
+    MAX_BOX_FRACTION × the smallest grid size (at least 2 sides)."""
+    largest = max(2, int(min(shape) * MAX_BOX_FRACTION))
+    return np.unique(np.round(np.geomspace(1, largest, N_BOXES)).astype(np.int64))
+
+
+def _fit(boxes: np.ndarray, fraction: np.ndarray):
+    """Least-squares slope, intercept and slope standard error of log f on log ε (0 < f < 1)."""
+    use = (fraction > 0) & (fraction < 1) & np.isfinite(fraction)
+    if use.sum() < 2:
+        return math.nan, math.nan, math.nan, use
+    x, y = np.log(boxes[use].astype(float)), np.log(fraction[use])
+    (slope, intercept), residual, *_ = np.polyfit(x, y, 1, full=True)
+    n = int(use.sum())
+    stderr = math.sqrt(float(residual[0]) / (n - 2) / np.sum((x - x.mean()) ** 2)) if n > 2 and residual.size else 0.0
+    return float(slope), float(intercept), stderr, use
+
+
+def uncertainty_exponent(data, boxes=None, dims=None) -> xr.Dataset:
+    """Uncertainty exponent α (Grebogi et al. 1983) and boundary dimension D − α of the basins.
+
+    ``data``: a :func:`simdyn.basins` dataset (or an integer label DataArray / array whose grid
+    dims are ``dims``, all of them by default). ``boxes``: box sides in grid spacings (default
+    :func:`default_boxes`). Returns a Dataset with ``alpha``, ``alpha_stderr``,
+    ``boundary_dimension``, ``fit_intercept`` (log f = intercept + α log ε, ε in grid spacings)
+    and the fit data ``uncertain_fraction`` and ``fit_used`` over dim ``box`` (with coordinate
+    ``epsilon``: the box side in the units of the first grid dim, when it has coordinates).
+    """
+    labels, dims = _labels_and_dims(data, dims)
+    shape = tuple(labels.sizes[d] for d in dims)
+    boxes = default_boxes(shape) if boxes is None else np.unique(np.asarray(boxes, dtype=np.int64))
+    if boxes.size < 2 or np.any(boxes < 1):
+        raise ValueError(f"boxes: need at least two box sides >= 1 (grid spacings), got {boxes!r}")
+
+    def compute(grid):
+        fraction = np.array([uncertain_fraction(grid, int(b)) for b in boxes])
+        alpha, intercept, stderr, use = _fit(boxes, fraction)
+        return {"fraction": fraction, "alpha": alpha, "intercept": intercept, "stderr": stderr, "use": use}
+
+    out, group_dims, coords = _per_group(labels, dims, compute)
+    coords["box"] = boxes
+    first = dims[0]
+    if first in labels.coords and labels.sizes[first] > 1:
+        spacing = float(np.abs(np.diff(labels[first].values)).mean())
+        coords["epsilon"] = ("box", boxes * spacing, {"long_name": f"box side in units of {first}"})
+    ds = xr.Dataset(
+        {
+            "alpha": (group_dims, out["alpha"], {"long_name": "uncertainty exponent: f(eps) ~ eps^alpha"}),
+            "alpha_stderr": (group_dims, out["stderr"], {"long_name": "standard error of the fitted slope"}),
+            "boundary_dimension": (group_dims, len(dims) - out["alpha"],
+                                   {"long_name": "box-counting dimension of the basin boundary, D - alpha"}),
+            "fit_intercept": (group_dims, out["intercept"], {"long_name": "log f at eps = 1 grid spacing"}),
+            "uncertain_fraction": (group_dims + ("box",), out["fraction"],
+                                   {"long_name": "fraction of eps-uncertain boxes (sliding, all positions)"}),
+            "fit_used": (group_dims + ("box",), out["use"], {"long_name": "box sides used in the fit (0 < f < 1)"}),
+        },
+        coords=coords,
+    )
+    ds.attrs.update({"method": "Grebogi et al. 1983, sliding boxes", "grid_dims": " ".join(dims),
+                     "phase_space_dimension": len(dims)})
+    return ds
+
+
+def box_entropies(grid: np.ndarray, box: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gibbs entropy and number of labels of every box of an aligned tiling (side ``box`` points;
+    the remainder of each axis is dropped)."""
+    counts = tuple(n // box for n in grid.shape)
+    if any(c == 0 for c in counts):
+        raise ValueError(f"box={box}: larger than the grid {grid.shape}")
+    cropped = grid[tuple(slice(0, c * box) for c in counts)]
+    split = cropped.reshape(tuple(x for c in counts for x in (c, box)))
+    d = grid.ndim
+    rows = np.sort(split.transpose(tuple(range(0, 2 * d, 2)) + tuple(range(1, 2 * d, 2))).reshape(-1, box ** d), axis=1)
+    n_boxes, width = rows.shape
+    starts = np.ones(rows.shape, dtype=bool)
+    starts[:, 1:] = rows[:, 1:] != rows[:, :-1]
+    run_box = np.nonzero(starts)[0]  # the box of each run of equal labels, in order
+    run_start = np.flatnonzero(starts.ravel())
+    run_length = np.diff(np.append(run_start, rows.size))
+    p = run_length / width
+    entropy = np.bincount(run_box, weights=-p * np.log(p), minlength=n_boxes)
+    return entropy, np.bincount(run_box, minlength=n_boxes)
+
+
+def basin_entropy(data, box: int = ENTROPY_BOX, dims=None) -> xr.Dataset:
+    """Basin entropy S_b and boundary basin entropy S_bb (Daza et al. 2016).
+
+    ``data`` as for :func:`uncertainty_exponent`; ``box``: side of the boxes in grid points
+    (default 20). Returns a Dataset with ``basin_entropy`` (S_b), ``boundary_basin_entropy``
+    (S_bb; NaN without boundary boxes), ``n_boxes``, ``n_boundary_boxes`` and ``fractal_log2``
+    (S_bb > log 2: a fractal boundary by Daza et al.'s sufficient criterion; False says nothing).
+    """
+    if isinstance(box, bool) or not isinstance(box, (int, np.integer)) or box < 1:
+        raise ValueError(f"box must be an integer >= 1 (grid points per side), got {box!r}")
+    labels, dims = _labels_and_dims(data, dims)
+
+    def compute(grid):
+        entropy, n_labels = box_entropies(grid, int(box))
+        boundary = n_labels > 1
+        s_bb = float(entropy[boundary].mean()) if boundary.any() else math.nan
+        return {"sb": float(entropy.mean()), "sbb": s_bb, "n": entropy.size, "nb": int(boundary.sum())}
+
+    out, group_dims, coords = _per_group(labels, dims, compute)
+    ds = xr.Dataset(
+        {
+            "basin_entropy": (group_dims, out["sb"], {"long_name": "S_b: mean Gibbs entropy of the boxes"}),
+            "boundary_basin_entropy": (group_dims, out["sbb"],
+                                       {"long_name": "S_bb: mean Gibbs entropy of the boxes with > 1 label"}),
+            "n_boxes": (group_dims, out["n"]),
+            "n_boundary_boxes": (group_dims, out["nb"]),
+            "fractal_log2": (group_dims, out["sbb"] > math.log(2.0),
+                             {"long_name": "S_bb > log 2 (sufficient for a fractal boundary, Daza et al. 2016)"}),
+        },
+        coords=coords,
+    )
+    ds.attrs.update({"box": int(box), "grid_dims": " ".join(dims), "method": "Daza et al. 2016"})
+    return ds
