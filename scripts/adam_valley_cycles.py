@@ -116,7 +116,8 @@ def two_cycle_search(quick, log):
     count = 120 if quick else 600
     magnitudes = np.geomspace(1e-6, 1e2, count)
     x0 = np.stack([np.concatenate([magnitudes, -magnitudes]), np.zeros(2 * count)], axis=1)
-    log(f"\n2. Adam's 2-cycle in the smooth valley at the defaults: starts (s, 0), |s| = 1e-6 ... 1e2 ({2 * count} starts)")
+    log(f"\n2. Adam's 2-cycle in the smooth valley at the defaults: starts (s, 0), |s| = 1e-6 ... 1e2 "
+        f"({2 * count} starts)")
     results = {}
     for steps in ((10_000,) if quick else (10_000, 100_000)):
         ds = sd.simulate("adam", "valley", x0, steps, hyper={"lr": LR},

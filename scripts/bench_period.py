@@ -113,7 +113,7 @@ def plot(rows, path):
         ax.set_xticks(np.arange(len(rows)))
         ax.set_xticklabels(labels)
         ax.set_title(title)
-    axes[0].set_ylabel("time / plain kernel time")
+    axes[0].set_ylabel("time / time without observers")
     axes[0].legend(fontsize=8)
     fig.suptitle("cost of the period detector (best of repeats, same process)")
     fig.savefig(path, dpi=110)

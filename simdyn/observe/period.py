@@ -31,10 +31,14 @@ Verdict at the last step T (``finalize``, in NumPy). A trajectory has period p w
 period up to ``max_period`` within the horizon (``status`` bounded); a trajectory the engine
 froze as diverged or non-finite keeps that status and has period 0.
 
-Transient. ``transient`` is the anchor step a of the confirmed cycle, moved back over the
-buffered states that already repeat p steps later. While searching, the anchor moves every
-``max_period`` steps, so it lags the first step of the periodic regime by less than
-``max_period`` (less than one anchor interval): transient − max_period < onset ≤ transient.
+Transient. The periodic regime starts at the first step s whose state the orbit keeps
+returning to, within the tolerance, every p steps until T (w_{s+kp} agrees with w_s for every
+k): the definition the confirmation uses, stricter than "consecutive periods agree" for an orbit
+that still drifts slowly toward its cycle (RMSProp in the sharp valley agrees period to period
+from step ~6200 but stays within 10⁻⁹ of one cycle only from ~9900). ``transient`` is the anchor
+step a of the confirmed cycle, moved back over the buffered states that already repeat p steps
+later. While searching, the anchor moves every ``max_period`` steps, so transient − max_period <
+start of the periodic regime ≤ transient.
 
 ``cycle_amplitude`` (max − min per coordinate) and ``cycle_center`` (mean per coordinate) are
 taken over the last period, w_{T−p+1} … w_T; ``orbit=True`` also returns the buffered states
@@ -295,7 +299,8 @@ class _Orbit:
                 if f < 1 or moved.size == 0 or f >= len(self.steps):
                     continue
                 steps = self.steps[:-f]
-                broken = (steps[:, None] < anchor_step[members[moved]][None, :]) & ~self.agree(orbit[:, :, moved], int(f))
+                before = steps[:, None] < anchor_step[members[moved]][None, :]
+                broken = before & ~self.agree(orbit[:, :, moved], int(f))
                 last = np.where(broken.any(axis=0), steps[::-1][np.argmax(broken[::-1], axis=0)], steps[0] - 1)
                 transient[members[moved]] = last + 1
         return period, transient

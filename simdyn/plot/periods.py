@@ -202,8 +202,8 @@ def period_map(ds: xr.Dataset, x: str = "lr", y: str = "beta1", coord: str = "x"
         positive = vals.compressed()
         positive = positive[positive > 0]
         if positive.size:
-            m2 = axes[1].pcolormesh(xe, ye, vals, norm=LogNorm(positive.min(), max(positive.max(), positive.min() * 1.01)),
-                                    cmap="viridis", shading="flat")
+            norm = LogNorm(positive.min(), max(positive.max(), positive.min() * 1.01))
+            m2 = axes[1].pcolormesh(xe, ye, vals, norm=norm, cmap="viridis", shading="flat")
             fig.colorbar(m2, ax=axes[1]).set_label(f"cycle amplitude of {coord} (max - min)")
         else:
             axes[1].text(0.5, 0.5, "no cycle (period >= 2)", transform=axes[1].transAxes, ha="center")
