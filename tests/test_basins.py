@@ -188,6 +188,51 @@ def test_a_creeping_adam_is_not_a_spurious_attractor():
     assert set(ds.attractor_name.values) <= {cp.name for cp in sd.get_landscape("himmelblau").minima()}
 
 
+def adam_reference(x0, y0, lr, c, steps, beta1=0.9, beta2=0.999, eps=1e-8):
+    """torch.optim.Adam on the double well (k = 1), in NumPy."""
+    w = np.stack(np.meshgrid(x0, y0, indexing="ij"))
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        g = np.stack([4.0 * w[0] * (w[0] * w[0] - 1.0) + c, w[1]])
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        w = w - lr / (1 - beta1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - beta2 ** t) + eps)
+    return w
+
+
+def test_adam_bursting_around_a_minimum_belongs_to_that_minimum():
+    # Adam near a minimum alternates quiet stretches and bursts of amplitude ~lr/2: at step T some
+    # trajectories have no period, yet each stays next to one minimum, where NumPy's Adam ends too.
+    x0, y0, lr, steps = np.linspace(-2, 2, 64), np.linspace(-2, 2, 8), 0.01, 10_000
+    ds = sd.basins("adam", "double_well", sd.grid(x=x0, y=y0), steps, hyper={"lr": lr}, progress=False)
+    assert float(ds.unresolved_fraction) == 0 and float(ds.basin_nonperiodic_fraction.sum()) > 0
+    w = adam_reference(x0, y0, lr, 0.25, steps)
+    minima = {cp.name: cp.location for cp in sd.get_landscape("double_well").minima()}
+    names = np.array(list(minima))
+    distance = np.stack([np.max(np.abs(w - np.reshape(minima[n], (2, 1, 1))), axis=0) for n in names])
+    assert np.all(distance.min(axis=0) < 0.02)
+    np.testing.assert_array_equal(ds.attractor_name.values[ds.attractor.values], names[distance.argmin(axis=0)])
+
+
+def test_a_wandering_trajectory_belongs_to_the_one_attractor_its_box_holds():
+    from simdyn.analysis.basins import _Confined
+
+    confined = _Confined(2)
+    boxes = np.array([[[-0.1, -0.1], [0.1, 0.1]],   # holds the fixed point at 0 only
+                      [[0.9, -0.1], [1.3, 0.1]],    # holds both points of the 2-cycle
+                      [[0.9, -0.1], [1.05, 0.1]],   # holds half of the cycle
+                      [[-0.1, -0.1], [1.3, 0.1]],   # holds the fixed point and the cycle: the fixed point
+                      [[0.9, -0.1], [1.6, 0.1]],    # holds two 2-cycles: ambiguous
+                      [[3.0, 3.0], [3.1, 3.1]],     # holds none
+                      [[-0.1, -0.1], [0.1, 0.1]]])  # in a group where no trajectory reached the fixed point
+    confined.add(np.arange(7), boxes[:, 0], boxes[:, 1])
+    cycles = [np.array([[0.0, 0.0]]), np.array([[1.0, 0.0], [1.2, 0.0]]), np.array([[1.4, 0.0], [1.5, 0.0]])]
+    present = np.array([[True, True, True], [False, True, True]])  # groups of 6 trajectories
+    position, owner = confined.assign(cycles, present, group_size=6, tol=1e-3, reach=2.0)
+    np.testing.assert_array_equal(position, [0, 1, 3])
+    np.testing.assert_array_equal(owner, [0, 1, 0])
+
+
 def test_labels_do_not_depend_on_chunking():
     grid = sd.grid(x=(-2, 2, 40), y=(-1.5, 1.5, 30))
     kwargs = dict(hyper={"lr": np.array([0.02, 0.05])}, progress=False)
@@ -276,7 +321,7 @@ def test_array_initial_points_and_netcdf_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"tol": 0.0}, "tol"), ({"tol": -1e-3}, "tol"), ({"name_tol": float("nan")}, "name_tol"),
+    ({"tol": 0.0}, "tol"), ({"tol": -1e-3}, "tol"), ({"near_tol": float("nan")}, "near_tol"),
     ({"max_period": 0}, "max_period"), ({"repeats": 0}, "repeats"), ({"chunk_size": 0}, "chunk_size"),
     ({"hyper": {"lr": -1.0}}, "lr"),
 ])

@@ -37,13 +37,22 @@ the initial set, the largest max − min of a coordinate over the initial points
    canonical point of the representative (the key with the smallest period, then the trajectory
    with the smallest global index); ``attractor_cycle`` its whole cycle starting at that point;
    ``attractor_loss`` the mean loss over the cycle; ``attractor_name`` the landscape's known
-   critical point nearest to the cycle's mean among those within ``name_tol`` (default
-   ``NAME_FRACTION`` × extent) of the cycle's bounding box: the fixed point *at* a minimum, or
+   critical point nearest to the cycle's mean among those within ``near_tol`` (default
+   ``NEAR_FRACTION`` × extent) of the cycle's bounding box: the fixed point *at* a minimum, or
    the cycle *around* it ("" when none). Fixed points named after the same known critical point
    are one attractor (an optimizer's fixed points are isolated critical points: two within
-   name_tol of the same one are that point, reached to different precision), described by the
+   near_tol of the same one are that point, reached to different precision), described by the
    member closest to it. Attractors are numbered fixed points first, then cycles; within each, in
    the order the landscape lists the critical points they match, then by period and location.
+7. Confinement. A trajectory without a period whose last ``max_period`` states span at most
+   ``near_tol`` (every coordinate) wanders around an attractor without repeating when the box of
+   those states, widened by tol, holds every point of an attractor that periodic trajectories of
+   the same optimizer and swept values reach: it belongs to it if it is the only one held, or the
+   only one of smallest period held. (Adam near a minimum alternates quiet stretches, where it is
+   a fixed point to within tol, with bursts of amplitude about lr/2 once its second-moment
+   average has decayed; which of the two a trajectory shows at step T, and whether a burst
+   happens to look periodic, is an accident of timing.) ``basin_nonperiodic_fraction`` reports
+   that part of each basin. Other trajectories without a period stay −2.
 
 Attractors are points of parameter space, identified across the whole study: two optimizers or
 two learning rates that converge to the same minimum share its ``attractor_id``; a cycle that
@@ -83,15 +92,16 @@ from .boundaries import boundary_mask
 
 #: Label of an initial point whose trajectory diverged or became non-finite.
 DIVERGED = -1
-#: Label of an initial point whose trajectory found no period ≤ max_period within the horizon.
+#: Label of an initial point whose trajectory found no period ≤ max_period within the horizon
+#: and is not confined around exactly one attractor.
 UNRESOLVED = -2
 #: Default confirmations: a period must hold for this many consecutive returns to its anchor, so a
 #: trajectory still drifting by more than about tol/BASIN_REPEATS per step is not a fixed point.
 BASIN_REPEATS = 32
 #: Default ``tol``: this fraction of the extent of the initial set.
 TOL_FRACTION = 1e-4
-#: Default ``name_tol``: this fraction of the extent of the initial set.
-NAME_FRACTION = 1e-2
+#: Default ``near_tol`` (naming and confinement radius): this fraction of the initial set's extent.
+NEAR_FRACTION = 1e-2
 #: Quantisation cells of the signatures have side tol / KEY_CELLS.
 KEY_CELLS = 4
 #: Default working memory of one block (bytes): sets the default ``chunk_size``.
@@ -114,7 +124,8 @@ class CycleDetector(Period):
     In the kernel it is the period detector itself (same state, same buffer, same compiled code:
     its ``cache_key`` is Period's). ``finalize`` adds ``cycle_points`` (dims ``cycle_step``,
     ``coord``; ``max_period`` rows): the last p states w_{T−p+1} … w_T rotated to start at the
-    canonical point (smallest projection on ``direction``), NaN beyond p and without a period.
+    canonical point (smallest projection on ``direction``), NaN beyond p and without a period;
+    ``window_low`` and ``window_high`` (dim ``coord``): the box of the last ``max_period`` states.
     ``steps`` is the run's horizon T (the buffer row of step s is s mod max_period).
     """
 
@@ -143,6 +154,10 @@ class CycleDetector(Period):
             cycles[members, :p, :] = np.transpose(aligned, (2, 0, 1))
         out["cycle_points"] = (("cycle_step", "coord"), cycles,
                                {"long_name": "last cycle, starting at its canonical point"})
+        held = buffer[: self.max_period] if self.steps >= self.max_period - 1 else \
+            buffer[np.arange(self.steps + 1) % self.max_period]
+        out["window_low"] = (("coord",), held.min(axis=0).T, {"long_name": "min over the last max_period states"})
+        out["window_high"] = (("coord",), held.max(axis=0).T, {"long_name": "max over the last max_period states"})
         return out
 
 
@@ -186,6 +201,55 @@ class _KeyTable:
             self.cycle[k] = cycles[at, : key[0]].copy()
             found[u] = k
         return found[inverse.ravel()]
+
+
+class _Confined:
+    """Trajectories without a period whose last max_period states stay in a small box: their
+    positions in the flattened label array and their boxes, block after block."""
+
+    def __init__(self, dim: int):
+        self.position: list[np.ndarray] = []
+        self.low: list[np.ndarray] = []
+        self.high: list[np.ndarray] = []
+        self.dim = dim
+
+    def add(self, position, low, high):
+        self.position.append(np.asarray(position, dtype=np.int64))
+        self.low.append(low)
+        self.high.append(high)
+
+    def assign(self, cycles: list[np.ndarray], present: np.ndarray, group_size: int, tol: float,
+               reach: float) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, attractor) of the trajectories whose box, widened by ``tol``, holds every
+        point of an attractor's cycle (``cycles``) that periodic trajectories of the same group
+        reached (``present``: (groups, attractors) bool; group = position // ``group_size``). When
+        the box holds several, the one of smallest period is taken if it is the only one of that
+        period (a fixed point inside a burst also holds the snapshots of the burst that happened
+        to look periodic); otherwise the trajectory stays unresolved. ``reach`` bounds the boxes'
+        span."""
+        if not self.position:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        position = np.concatenate(self.position)
+        group = position // group_size
+        low = np.concatenate(self.low).reshape(-1, self.dim) - tol
+        high = np.concatenate(self.high).reshape(-1, self.dim) + tol
+        best = np.full(len(position), np.iinfo(np.int64).max)
+        owner = np.full(len(position), -1, dtype=np.int64)
+        ties = np.zeros(len(position), dtype=np.int64)
+        if len(position) and cycles:
+            tree = cKDTree((low + high) / 2.0)
+            for a, cycle in enumerate(cycles):
+                near = np.asarray(tree.query_ball_point(cycle[0], reach / 2.0 + tol, p=np.inf), dtype=np.int64)
+                inside = present[group[near], a]
+                for point in cycle:
+                    inside &= np.all((low[near] <= point) & (point <= high[near]), axis=1)
+                hit = near[inside]
+                better = len(cycle) < best[hit]
+                same = len(cycle) == best[hit]
+                ties[hit[same]] += 1
+                best[hit[better]], owner[hit[better]], ties[hit[better]] = len(cycle), a, 1
+        alone = ties == 1
+        return position[alone], owner[alone]
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -248,11 +312,11 @@ def _param_values(plan, combo: int) -> dict:
     return values
 
 
-def _name_attractor(land, cycle: np.ndarray, params: dict, name_tol: float):
+def _name_attractor(land, cycle: np.ndarray, params: dict, near_tol: float):
     """(name, rank in the landscape's list, location) of the known critical point nearest to the
-    cycle's mean among those within ``name_tol`` of its bounding box; ("", len + 1, None) if none."""
+    cycle's mean among those within ``near_tol`` of its bounding box; ("", len + 1, None) if none."""
     points = land.critical_points(params)
-    low, high = cycle.min(axis=0) - name_tol, cycle.max(axis=0) + name_tol
+    low, high = cycle.min(axis=0) - near_tol, cycle.max(axis=0) + near_tol
     center = cycle.mean(axis=0)
     best = ("", len(points) + 1, None, math.inf)
     for rank, cp in enumerate(points):
@@ -282,7 +346,7 @@ def _check_positive(name: str, value) -> float:
     return float(value)
 
 
-def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None, name_tol=None,
+def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None, near_tol=None,
            max_period: int = MAX_PERIOD, repeats: int = BASIN_REPEATS, dtype="float64", target="cpu",
            diverge_threshold=1e10, chunk_size=None, client=None, progress=None) -> xr.Dataset:
     """Basins of attraction of an optimizer on a landscape: ``sd.basins("adam", "double_well",
@@ -302,9 +366,11 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
         coordinate) and the grouping distance (max norm). Default ``TOL_FRACTION`` (1e-4) × the
         extent of the initial set. Orbits that repeat within tol are periodic; attractors closer
         than tol are one.
-    name_tol : float, optional
-        A known critical point within this distance of an attractor's bounding box names it.
-        Default ``NAME_FRACTION`` (1e-2) × the extent of the initial set.
+    near_tol : float, optional
+        Size of an attractor's neighbourhood: a known critical point within this distance of an
+        attractor's bounding box names it, and a trajectory without a period confined to a box of
+        this size around exactly one attractor belongs to it. Default ``NEAR_FRACTION`` (1e-2) ×
+        the extent of the initial set.
     max_period, repeats : int
         Longest period looked for and consecutive confirmations needed
         (:class:`simdyn.observe.Period`; ``repeats`` defaults to ``BASIN_REPEATS`` = 32).
@@ -321,8 +387,8 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     True where a neighbouring grid point has another label), and over dim ``attractor_id``:
     ``attractor_kind``, ``attractor_period``, ``attractor_location`` (+ ``coord``),
     ``attractor_cycle`` (+ ``cycle_step``, ``coord``), ``attractor_loss``, ``attractor_name``,
-    ``basin_fraction`` and ``basin_fraction_stderr`` (+ the swept dims); ``diverged_fraction``,
-    ``unresolved_fraction``. Attributes: the study's (as ``sd.simulate``) and ``basins_*``.
+    ``basin_fraction``, ``basin_fraction_stderr`` and ``basin_nonperiodic_fraction`` (+ the swept
+    dims); ``diverged_fraction``, ``unresolved_fraction``. Attributes: the study's (as ``sd.simulate``) and ``basins_*``.
     """
     for name, value in (("max_period", max_period), ("repeats", repeats)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -337,7 +403,7 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     dim = plan.landscape.dim
     extent = _extent(plan.initial.points)
     tol = TOL_FRACTION * extent if tol is None else _check_positive("tol", tol)
-    name_tol = NAME_FRACTION * extent if name_tol is None else _check_positive("name_tol", name_tol)
+    near_tol = NEAR_FRACTION * extent if near_tol is None else _check_positive("near_tol", near_tol)
     direction = canonical_direction(dim)
     detector = CycleDetector(plan.steps, direction, max_period=int(max_period), atol=tol, repeats=int(repeats))
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=[detector],
@@ -348,6 +414,8 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     full_shape = lead + plan.sweep.shape + plan.initial.shape
     key_index = np.empty(full_shape, dtype=np.int32)
     table = _KeyTable(tol / KEY_CELLS)
+    confined = _Confined(dim)
+    per_run = int(np.prod(plan.sweep.shape + plan.initial.shape, dtype=np.int64))
     tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(dim, int(max_period)))
     bar = _progress_bar(plan.n_trajectories, progress)
     try:
@@ -357,6 +425,8 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
             period = part["period"].values.reshape(-1)
             cycles = part["cycle_points"].values.reshape(-1, int(max_period), dim)
             center = part["cycle_center"].values.reshape(-1, dim)
+            low = part["window_low"].values.reshape(-1, dim)
+            high = part["window_high"].values.reshape(-1, dim)
             del part
             frozen = (status == STATUS["diverged"]) | (status == STATUS["nonfinite"])
             resolved = (period >= 1) & ~frozen
@@ -365,6 +435,8 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
             if rows.size:
                 signature = np.concatenate([cycles[rows, 0, :], center[rows]], axis=1)
                 keys[rows] = table.add(task.run, block.start, rows, period[rows], signature, cycles[rows])
+            wandering = np.flatnonzero((period == 0) & ~frozen & np.all(high - low <= near_tol, axis=1))
+            confined.add(task.run * per_run + block.start + wandering, low[wandering], high[wandering])
             where = ((slice(task.run, task.run + 1),) if plan.stacked else ()) + block.index
             key_index[where] = keys.reshape(key_index[where].shape)
             if bar is not None:
@@ -372,7 +444,7 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     finally:
         if bar is not None:
             bar.close()
-    return _dataset(plan, key_index, table, tol, name_tol, direction, int(max_period), int(repeats),
+    return _dataset(plan, key_index, table, confined, tol, near_tol, direction, int(max_period), int(repeats),
                     time.perf_counter() - begin)
 
 
@@ -386,7 +458,7 @@ def _progress_bar(total: int, enabled):
     return tqdm(total=total, unit="traj", unit_scale=True, desc="simdyn basins", leave=False)
 
 
-def _describe(plan, table: _KeyTable, groups: np.ndarray, name_tol: float) -> list[dict]:
+def _describe(plan, table: _KeyTable, groups: np.ndarray, near_tol: float) -> list[dict]:
     """Kind, period, cycle, location, loss and name of every attractor group, from the group's
     representative: the key with the smallest period, then the smallest owner."""
     land = plan.landscape
@@ -400,7 +472,7 @@ def _describe(plan, table: _KeyTable, groups: np.ndarray, name_tol: float) -> li
         combo = index // n_ic
         cycle = table.cycle[k]
         flat = tuple(float(v) for v in plan.runs[run].inputs.params[:, combo])
-        name, rank, known = _name_attractor(land, cycle, _param_values(plan, combo), name_tol)
+        name, rank, known = _name_attractor(land, cycle, _param_values(plan, combo), near_tol)
         out.append({
             "known": known,
             "offset": math.inf if known is None else float(np.max(np.abs(cycle[0] - np.asarray(known)))),
@@ -422,7 +494,7 @@ def _fractions(labels: np.ndarray, n_groups: int, n_attractors: int):
 
 def merge_known_fixed_points(info: list[dict]) -> tuple[np.ndarray, list[dict]]:
     """Fixed points matched to the same known critical point are one attractor: an optimizer's
-    fixed points are isolated critical points, so two of them within name_tol of the same known
+    fixed points are isolated critical points, so two of them within near_tol of the same known
     one are that point, reached to different precisions (a trajectory still creeping towards it).
     Returns the attractor of every group and the attractors' descriptions (the member closest to
     the known point describes the merged attractor)."""
@@ -445,9 +517,9 @@ def merge_known_fixed_points(info: list[dict]) -> tuple[np.ndarray, list[dict]]:
     return renumber[attractor], [info[g] for g in keep]
 
 
-def _dataset(plan, key_index, table, tol, name_tol, direction, max_period, repeats, elapsed) -> xr.Dataset:
+def _dataset(plan, key_index, table, confined, tol, near_tol, direction, max_period, repeats, elapsed) -> xr.Dataset:
     groups = cluster_keys(table, tol)
-    merged, info = merge_known_fixed_points(_describe(plan, table, groups, name_tol))
+    merged, info = merge_known_fixed_points(_describe(plan, table, groups, near_tol))
     groups = merged[groups] if len(groups) else groups
     order = sorted(range(len(info)), key=lambda a: (info[a]["period"] > 1, info[a]["rank"], info[a]["period"],
                                                    tuple(info[a]["cycle"][0])))
@@ -459,14 +531,20 @@ def _dataset(plan, key_index, table, tol, name_tol, direction, max_period, repea
     resolved = labels >= 0
     labels[resolved] = per_key[labels[resolved]]
     del resolved
-
     dim = plan.landscape.dim
     n_attr = len(info)
     group_dims = (("optimizer",) if plan.stacked else ()) + tuple(plan.sweep.names)
     ic_dims = plan.initial.dims
     group_shape = labels.shape[: len(group_dims)]
-    counts, n_points = _fractions(labels, int(np.prod(group_shape, dtype=np.int64)), n_attr)
+    n_groups = int(np.prod(group_shape, dtype=np.int64))
+    present = _fractions(labels, n_groups, n_attr)[0][:, 2:] > 0
+    n_points = labels.size // n_groups
+    wandering, owner = confined.assign([item["cycle"] for item in info], present, n_points, tol, near_tol)
+    labels.reshape(-1)[wandering] = owner
+
+    counts, _ = _fractions(labels, n_groups, n_attr)
     fraction = counts / n_points
+    nonperiodic = np.bincount((wandering // n_points) * n_attr + owner, minlength=n_groups * n_attr) / n_points
     longest = max([a["period"] for a in info], default=1)
     cycle = np.full((n_attr, longest, dim), np.nan)
     for a, item in enumerate(info):
@@ -481,6 +559,7 @@ def _dataset(plan, key_index, table, tol, name_tol, direction, max_period, repea
     data = {
         "attractor": (group_dims + ic_dims, labels, {
             "long_name": "attractor reached from the initial point (attractor_id; -1 diverged, -2 unresolved)",
+            "unresolved": "no period <= max_period and not confined around exactly one attractor",
             "flag_values": np.array([UNRESOLVED, DIVERGED], dtype=np.int32),
             "flag_meanings": "unresolved diverged"}),
         "attractor_kind": (("attractor_id",), np.array([a["kind"] for a in info], dtype=str).astype(object),
@@ -499,10 +578,14 @@ def _dataset(plan, key_index, table, tol, name_tol, direction, max_period, repea
                            {"long_name": "fraction of the initial points that reach the attractor"}),
         "basin_fraction_stderr": (group_dims + ("attractor_id",), stderr[:, 2:].reshape(group_shape + (n_attr,)),
                                   {"long_name": "binomial standard error sqrt(f (1 - f) / N)"}),
+        "basin_nonperiodic_fraction": (group_dims + ("attractor_id",), nonperiodic.reshape(group_shape + (n_attr,)),
+                                       {"long_name": "part of basin_fraction without a period at the last step, "
+                                                     "wandering within near_tol around the attractor"}),
         "diverged_fraction": (group_dims, fraction[:, 1].reshape(group_shape),
                               {"long_name": "fraction of the initial points whose trajectory diverged"}),
         "unresolved_fraction": (group_dims, fraction[:, 0].reshape(group_shape),
-                                {"long_name": "fraction without a period <= max_period within the horizon"}),
+                                {"long_name": "fraction without a period <= max_period, not confined around "
+                                              "one attractor"}),
     }
     if plan.initial.description == "grid":
         axes = tuple(range(len(group_dims), labels.ndim))
@@ -515,7 +598,7 @@ def _dataset(plan, key_index, table, tol, name_tol, direction, max_period, repea
     ds.attrs.update(study_attrs(plan))
     ds.attrs.update({
         "basins_tol": tol,
-        "basins_name_tol": name_tol,
+        "basins_near_tol": near_tol,
         "basins_max_period": max_period,
         "basins_repeats": repeats,
         "basins_direction": direction,

@@ -34,14 +34,19 @@ STEADY_STEPS = 5000
 
 
 def _attractor_colors(n: int) -> list:
+    """Qualitative colours without the greys (kept for unresolved and diverged points)."""
     import matplotlib
 
-    palette = list(matplotlib.colormaps["tab10"].colors) + list(matplotlib.colormaps["Set2"].colors) \
-        + list(matplotlib.colormaps["Pastel1"].colors)
+    palette = [c for name in ("tab10", "Set2", "Pastel1") for c in matplotlib.colormaps[name].colors
+               if max(c) - min(c) > 0.05]
     return [palette[a % len(palette)] for a in range(n)]
 
 
-def _describe(ds: xr.Dataset, a: int, fraction: float) -> str:
+def _percent(fraction: float) -> str:
+    return "<0.1 %" if 0 < fraction < 5e-4 else f"{100 * fraction:.1f} %"
+
+
+def _describe(ds: xr.Dataset, a: int, fraction: float, wandering: float = 0.0) -> str:
     kind = str(ds["attractor_kind"].values[a])
     name = str(ds["attractor_name"].values[a])
     period = int(ds["attractor_period"].values[a])
@@ -49,7 +54,8 @@ def _describe(ds: xr.Dataset, a: int, fraction: float) -> str:
         what = f"fixed point {name}" if name else "fixed point"
     else:
         what = f"{period}-cycle" + (f" around {name}" if name else "")
-    return f"{a}: {what} ({100 * fraction:.1f} %)"
+    share = f", {_percent(wandering)} wandering" if wandering > 0 else ""
+    return f"{a}: {what} ({_percent(fraction)}{share})"
 
 
 def _panel_title(ds: xr.Dataset, selection: dict) -> str:
@@ -70,7 +76,8 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
     ``sel``: values of ``optimizer`` / swept dims to show (``ds.sel`` semantics); every remaining
     combination gets a panel (at most ``MAX_PANELS``). Colours: one per ``attractor_id`` (the
     same in every panel), diverged black, unresolved light grey. Attractors reached by some
-    point of a panel are marked and listed in its legend with their fraction of that panel.
+    point of a panel are marked and listed in its legend with their fraction of that panel (and
+    the part of it that was wandering around the attractor without a period at the last step).
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
@@ -102,12 +109,17 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
         labels = panel["attractor"].transpose(ydim, xdim).values
         dx = (x[-1] - x[0]) / max(len(x) - 1, 1) / 2
         dy = (y[-1] - y[0]) / max(len(y) - 1, 1) / 2
+        ratio = abs((y[-1] - y[0]) / (x[-1] - x[0])) if x[-1] != x[0] else 1.0
         ax.imshow(labels + 2, origin="lower", cmap=cmap, vmin=-0.5, vmax=len(colors) - 0.5, interpolation="nearest",
-                  extent=(x[0] - dx, x[-1] + dx, y[0] - dy, y[-1] + dy), aspect="auto")
+                  extent=(x[0] - dx, x[-1] + dx, y[0] - dy, y[-1] + dy),
+                  aspect="equal" if 0.25 <= ratio <= 4 else "auto")
         fraction = panel["basin_fraction"].values
+        wandering = panel["basin_nonperiodic_fraction"].values if "basin_nonperiodic_fraction" in panel \
+            else np.zeros_like(fraction)
         handles = []
         for a in np.flatnonzero(fraction > 0):
-            handles.append(Patch(color=colors[a + 2], label=_describe(ds, int(a), float(fraction[a]))))
+            label = _describe(ds, int(a), float(fraction[a]), float(wandering[a]))
+            handles.append(Patch(color=colors[a + 2], label=label))
             if markers:
                 cycle = panel["attractor_cycle"].values[a]
                 cycle = cycle[np.all(np.isfinite(cycle), axis=1)]
@@ -120,7 +132,7 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
         for name, value, color in (("diverged", panel["diverged_fraction"], DIVERGED_COLOR),
                                    ("unresolved", panel["unresolved_fraction"], UNRESOLVED_COLOR)):
             if float(value) > 0:
-                handles.append(Patch(facecolor=color, edgecolor="0.5", label=f"{name} ({100 * float(value):.1f} %)"))
+                handles.append(Patch(facecolor=color, edgecolor="0.5", label=f"{name} ({_percent(float(value))})"))
         ax.set_xlim(x[0] - dx, x[-1] + dx)
         ax.set_ylim(y[0] - dy, y[-1] + dy)
         ax.set_xlabel(xdim)
