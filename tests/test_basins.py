@@ -21,8 +21,8 @@ import simdyn as sd
 from simdyn.analysis.basins import (
     DIVERGED,
     UNRESOLVED,
-    CycleDetector,
     _KeyTable,
+    aligned_cycles,
     cluster_keys,
     merge_known_fixed_points,
 )
@@ -131,32 +131,31 @@ def test_a_cycle_is_one_attractor_whatever_the_phase_it_is_reached_at():
 
 
 def test_the_canonical_point_does_not_depend_on_the_phase():
-    # Two trajectories on the same 2-cycle, one step apart: the detector's last cycle, rotated to
-    # its canonical point, is the same for both (and for a third started half a cycle later).
+    # Trajectories on the same 2-cycle, one step apart: their last cycles, rotated to the canonical
+    # point, are the same sequence (and for a third one started a whole cycle later).
     lr, steps = 0.27, 200
     low, high = gd_two_cycle(lr)
     x0 = np.array([[low, 0.0], [high, 0.0], [low, 0.0]])
-    detector = CycleDetector(steps, direction=(0.6, 0.2), max_period=8, atol=1e-9)
+    detector = sd.observe.Period(max_period=8, atol=1e-9, rtol=0.0, orbit=True)
     ds = sd.simulate("sgd", "double_well", x0, steps, hyper={"lr": lr}, params={"c": 0.0}, observers=[detector],
                      progress=False)
     np.testing.assert_array_equal(ds.period.values, [2, 2, 2])
     assert ds.w.values[0, 0] != ds.w.values[1, 0]  # they end at different phases
-    cycles = ds.cycle_points.values[:, :2, 0]
-    np.testing.assert_allclose(cycles, [[low, high]] * 3, atol=1e-12)  # 0.6·low < 0.6·high: low first
-    assert np.all(np.isnan(ds.cycle_points.values[:, 2:]))
+    cycles = aligned_cycles(ds.orbit.values, 2, direction=(0.6, 0.2))
+    np.testing.assert_allclose(cycles[:, :, 0], [[low, high]] * 3, atol=1e-12)  # 0.6·low < 0.6·high: low first
+    np.testing.assert_allclose(cycles[:, :, 1], 0.0, atol=1e-12)
 
 
 def test_cycles_with_tied_canonical_points_and_near_fixed_cycles_merge():
     table = _KeyTable(cell=0.25e-3)
     cycle = np.array([[1.0, 0.0], [0.0, 1.0]])
-    rows = np.arange(4)
-    signatures = np.array([[1.0, 0.0, 0.5, 0.5], [0.0, 1.0, 0.5, 0.5], [5.0, 5.0, 5.0, 5.0], [5.0, 5.0, 5.0, 5.0]])
-    cycles = np.full((4, 2, 2), np.nan)
-    cycles[0], cycles[1] = cycle, cycle[::-1]  # the same cycle, rotated to two different first points
-    cycles[2, 0] = (5.0, 5.0)  # a fixed point …
-    cycles[3] = [[5.0, 5.0], [5.0 + 2e-4, 5.0]]  # … and a 2-cycle that never leaves its tolerance
-    keys = table.add(0, 0, rows, np.array([2, 2, 1, 2]), signatures, cycles)
-    groups = cluster_keys(table, tol=1e-3)[keys]
+    # the same 2-cycle, rotated to two different first points (a tie of the canonical point) …
+    two = table.add(0, 0, np.array([0, 1, 3]), 2,
+                    np.array([[1.0, 0.0, 0.5, 0.5], [0.0, 1.0, 0.5, 0.5], [5.0, 5.0, 5.0, 5.0]]),
+                    np.array([cycle, cycle[::-1], [[5.0, 5.0], [5.0 + 2e-4, 5.0]]]))
+    # … and a fixed point, with a 2-cycle (row 3 above) that never leaves its tolerance
+    one = table.add(0, 0, np.array([2]), 1, np.array([[5.0, 5.0, 5.0, 5.0]]), np.array([[[5.0, 5.0]]]))
+    groups = cluster_keys(table, tol=1e-3)[np.concatenate([two[:2], one, two[2:]])]
     assert groups[0] == groups[1] and groups[2] == groups[3] and groups[0] != groups[2]
 
 
@@ -336,7 +335,7 @@ def test_the_basins_kernel_compiles_to_ptx():
     from simdyn.engine.kernels import compile_ptx
     from simdyn.plan import make_plan
 
-    detector = CycleDetector(steps=3, direction=(0.6, 0.2), atol=1e-4)
+    detector = sd.observe.Period(atol=1e-4, rtol=0.0, repeats=32, orbit=True)  # as sd.basins uses it
     req = make_plan("adam", "double_well", np.full((2, 2), 0.1), steps=3, observers=[detector]).runs[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx

@@ -39,12 +39,10 @@ def test_momentum_basins_on_the_double_well_match_the_cpu():
     assert gpu.attrs["target"] == "cuda"
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, issue 5 in progress: under the CUDA simulator with chunks the "
-                   "cycle attractor is not found (CPU finds it)")
 def test_cycle_attractors_and_divergence_match_the_cpu_in_chunks():
     # GD beyond the period-doubling of the wells (lr·f'' = 0.27·8 > 2): 2-cycles, and divergence
     grid = sd.grid(x=(-2, 2, 10), y=(-0.5, 0.5, 2))
-    cpu, gpu = both_targets("sgd", "double_well", grid, 80, hyper={"lr": 0.27}, params={"c": 0.0}, tol=1e-6,
+    cpu, gpu = both_targets("sgd", "double_well", grid, 200, hyper={"lr": 0.27}, params={"c": 0.0}, tol=1e-6,
                             chunk_size=7)
     assert set(cpu.attractor_kind.values) == {"cycle"}
     assert float(cpu.diverged_fraction) > 0

@@ -86,7 +86,7 @@ from ..engine.compile import python_function
 from ..initial import coord_labels
 from ..io import STATUS, study_attrs
 from ..landscapes.check import check_landscape_compiles
-from ..observe.period import MAX_PERIOD, REPEATS, Period
+from ..observe.period import MAX_PERIOD, Period
 from ..plan import make_plan
 from .boundaries import boundary_mask
 
@@ -118,47 +118,15 @@ def canonical_direction(dim: int) -> np.ndarray:
     return np.array([((k + 1) * _GOLDEN) % 1.0 for k in range(dim)])
 
 
-class CycleDetector(Period):
-    """:class:`simdyn.observe.Period` that also returns the last cycle, phase-aligned.
-
-    In the kernel it is the period detector itself (same state, same buffer, same compiled code:
-    its ``cache_key`` is Period's). ``finalize`` adds ``cycle_points`` (dims ``cycle_step``,
-    ``coord``; ``max_period`` rows): the last p states w_{T−p+1} … w_T rotated to start at the
-    canonical point (smallest projection on ``direction``), NaN beyond p and without a period;
-    ``window_low`` and ``window_high`` (dim ``coord``): the box of the last ``max_period`` states.
-    ``steps`` is the run's horizon T (the buffer row of step s is s mod max_period).
-    """
-
-    name = "period"
-
-    def __init__(self, steps: int, direction, max_period: int = MAX_PERIOD, atol: float = 1e-9,
-                 repeats: int = REPEATS):
-        super().__init__(max_period=max_period, atol=atol, rtol=0.0, repeats=repeats)
-        self.steps = int(steps)
-        self.direction = np.asarray(direction, dtype=float)
-
-    def cache_key(self, dim):
-        return ("Period",) + tuple(super().cache_key(dim)[1:])
-
-    def finalize(self, state, dim, buffer):
-        out = super().finalize(state, dim, buffer)
-        period = out["period"][1]
-        cycles = np.full((period.shape[0], self.max_period, dim), np.nan)
-        for p in np.unique(period[period >= 1]):
-            members = np.flatnonzero(period == p)
-            rows = np.arange(self.steps - p + 1, self.steps + 1) % self.max_period
-            points = buffer[np.ix_(rows, np.arange(dim), members)]  # (p, d, m)
-            start = np.argmin(np.tensordot(self.direction, points, axes=(0, 1)), axis=0)  # (m,)
-            order = (start[None, :] + np.arange(p)[:, None]) % p
-            aligned = np.take_along_axis(points, order[:, None, :], axis=0)
-            cycles[members, :p, :] = np.transpose(aligned, (2, 0, 1))
-        out["cycle_points"] = (("cycle_step", "coord"), cycles,
-                               {"long_name": "last cycle, starting at its canonical point"})
-        held = buffer[: self.max_period] if self.steps >= self.max_period - 1 else \
-            buffer[np.arange(self.steps + 1) % self.max_period]
-        out["window_low"] = (("coord",), held.min(axis=0).T, {"long_name": "min over the last max_period states"})
-        out["window_high"] = (("coord",), held.max(axis=0).T, {"long_name": "max over the last max_period states"})
-        return out
+def aligned_cycles(orbit: np.ndarray, p: int, direction) -> np.ndarray:
+    """The last p states of each orbit (``orbit``: (m, L, d), time order, the last row w_T),
+    rotated to start at the canonical point, the one with the smallest projection on
+    ``direction``: (m, p, d). The same set of points in the same cyclic order whatever the
+    phase at which the orbit was entered."""
+    points = orbit[:, -p:, :]
+    start = np.argmin(points @ np.asarray(direction, dtype=float), axis=1)
+    order = (start[:, None] + np.arange(p)[None, :]) % p
+    return np.take_along_axis(points, order[:, :, None], axis=1)
 
 
 class _KeyTable:
@@ -175,13 +143,13 @@ class _KeyTable:
     def __len__(self) -> int:
         return len(self.period)
 
-    def add(self, run: int, start: int, rows: np.ndarray, period, signature, cycles) -> np.ndarray:
-        """Key index of each of a block's resolved trajectories.
+    def add(self, run: int, start: int, rows: np.ndarray, period: int, signature, cycles) -> np.ndarray:
+        """Key index of each of a block's trajectories of period ``period``.
 
         ``rows``: their block-local indices (increasing), ``start``: the block's first global
-        index; ``period``, ``signature`` (2d values) and ``cycles`` are given for those rows."""
+        index; ``signature`` (m, 2d) and ``cycles`` (m, period, d) are given for those rows."""
         cells = np.floor(signature / self.cell).astype(np.int64)
-        keys = np.concatenate([period[:, None].astype(np.int64), cells], axis=1)
+        keys = np.concatenate([np.full((len(rows), 1), period, dtype=np.int64), cells], axis=1)
         unique, first_at, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         found = np.empty(len(unique), dtype=np.int64)
         for u, (key, at) in enumerate(zip(map(tuple, unique.tolist()), first_at)):
@@ -198,7 +166,7 @@ class _KeyTable:
                 continue
             self.owner[k] = owner
             self.signature[k] = signature[at].copy()
-            self.cycle[k] = cycles[at, : key[0]].copy()
+            self.cycle[k] = cycles[at].copy()
             found[u] = k
         return found[inverse.ravel()]
 
@@ -330,7 +298,7 @@ def _name_attractor(land, cycle: np.ndarray, params: dict, near_tol: float):
 
 def _default_chunk(dim: int, max_period: int) -> int:
     """Trajectories per block so that a block's buffers and outputs take about BLOCK_MEMORY."""
-    per_trajectory = 8 * dim * (2 * max_period + 12) + 64
+    per_trajectory = 8 * dim * (3 * max_period + 12) + 64
     return max(4096, BLOCK_MEMORY // per_trajectory)
 
 
@@ -405,7 +373,7 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     tol = TOL_FRACTION * extent if tol is None else _check_positive("tol", tol)
     near_tol = NEAR_FRACTION * extent if near_tol is None else _check_positive("near_tol", near_tol)
     direction = canonical_direction(dim)
-    detector = CycleDetector(plan.steps, direction, max_period=int(max_period), atol=tol, repeats=int(repeats))
+    detector = Period(max_period=int(max_period), atol=tol, rtol=0.0, repeats=int(repeats), orbit=True)
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=[detector],
                      dtype=dtype, target=target, diverge_threshold=diverge_threshold)
     check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
@@ -423,20 +391,21 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
             block = task.block
             status = part["status"].values.reshape(-1)
             period = part["period"].values.reshape(-1)
-            cycles = part["cycle_points"].values.reshape(-1, int(max_period), dim)
+            orbit = part["orbit"].values.reshape(-1, int(max_period), dim)
             center = part["cycle_center"].values.reshape(-1, dim)
-            low = part["window_low"].values.reshape(-1, dim)
-            high = part["window_high"].values.reshape(-1, dim)
             del part
             frozen = (status == STATUS["diverged"]) | (status == STATUS["nonfinite"])
-            resolved = (period >= 1) & ~frozen
             keys = np.where(frozen, DIVERGED, UNRESOLVED).astype(np.int64)
-            rows = np.flatnonzero(resolved)
-            if rows.size:
-                signature = np.concatenate([cycles[rows, 0, :], center[rows]], axis=1)
-                keys[rows] = table.add(task.run, block.start, rows, period[rows], signature, cycles[rows])
-            wandering = np.flatnonzero((period == 0) & ~frozen & np.all(high - low <= near_tol, axis=1))
-            confined.add(task.run * per_run + block.start + wandering, low[wandering], high[wandering])
+            for p in np.unique(period[(period >= 1) & ~frozen]):
+                rows = np.flatnonzero((period == p) & ~frozen)
+                cycles = aligned_cycles(orbit[rows], int(p), direction)
+                signature = np.concatenate([cycles[:, 0, :], center[rows]], axis=1)
+                keys[rows] = table.add(task.run, block.start, rows, int(p), signature, cycles)
+            rows = np.flatnonzero((period == 0) & ~frozen)
+            low = np.nanmin(orbit[rows], axis=1) if plan.steps < max_period - 1 else orbit[rows].min(axis=1)
+            high = np.nanmax(orbit[rows], axis=1) if plan.steps < max_period - 1 else orbit[rows].max(axis=1)
+            small = np.all(high - low <= near_tol, axis=1)
+            confined.add(task.run * per_run + block.start + rows[small], low[small], high[small])
             where = ((slice(task.run, task.run + 1),) if plan.stacked else ()) + block.index
             key_index[where] = keys.reshape(key_index[where].shape)
             if bar is not None:
