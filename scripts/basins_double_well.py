@@ -11,9 +11,10 @@ the same minimum has the same colour in every panel. Settings (torch.optim defau
   (β = 0.9, 0.999); 5000 steps; attractor tolerance 10⁻⁴ × the grid's extent (sd.basins' default).
 
 For each (landscape, optimizer, lr) it prints the basin fractions (with binomial errors), the
-diverged/unresolved fractions, the uncertainty exponent α (boundary dimension 2 − α) and the
-boundary basin entropy S_bb, and writes in ``--out``: ``basins_<landscape>.nc`` (labels,
-attractors, fractions, plus ``uncertainty_exponent`` and ``boundary_basin_entropy`` per panel),
+diverged/unresolved fractions, the uncertainty exponent α (boundary dimension 2 − α) between
+attractors and between the basins of the minima (``by="name"``), and the boundary basin entropy
+S_bb, and writes in ``--out``: ``basins_<landscape>.nc`` (labels, attractors, fractions, plus
+``uncertainty_exponent``, ``uncertainty_exponent_by_minimum`` and ``boundary_basin_entropy``),
 ``basins_<landscape>.png`` (4 × 3 panels) and ``phase_portrait_<landscape>.png`` (GD and Adam
 paths on Adam's sign-descent field), and ``basins_double_well_lr0.05.png`` (the 4 optimizers at
 lr = 0.05, the README's figure).
@@ -54,6 +55,7 @@ def run(landscape: str, n: int, steps: int) -> "sd.xr.Dataset":
     ue = sd.uncertainty_exponent(ds)
     be = sd.basin_entropy(ds)
     ds["uncertainty_exponent"] = ue["alpha"]
+    ds["uncertainty_exponent_by_minimum"] = sd.uncertainty_exponent(ds, by="name")["alpha"]
     ds["boundary_dimension"] = ue["boundary_dimension"]
     ds["basin_entropy"] = be["basin_entropy"]
     ds["boundary_basin_entropy"] = be["boundary_basin_entropy"]
@@ -70,6 +72,7 @@ def report(ds) -> None:
                 parts.append(f"{sel.attractor_name.values[a] or a}/{kind} {float(sel.basin_fraction[a]):.4f}")
             print(f"  {opt:8s} lr={lr:<6g} {', '.join(parts)}; diverged {float(sel.diverged_fraction):.4f}, "
                   f"unresolved {float(sel.unresolved_fraction):.4f}; alpha={float(sel.uncertainty_exponent):.3f} "
+                  f"(by minimum {float(sel.uncertainty_exponent_by_minimum):.3f}) "
                   f"S_bb={float(sel.boundary_basin_entropy):.3f}")
 
 

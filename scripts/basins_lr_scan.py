@@ -10,7 +10,8 @@ the plots by the known minimum they sit at or around and by kind (fixed point / 
 * 5000 steps, torch.optim defaults otherwise (momentum μ = 0.9).
 
 Prints, per optimizer and lr, the fraction of each minimum's basin (fixed point + cycles around
-it), diverged and unresolved, and the uncertainty exponent α; writes in ``--out``
+it), diverged and unresolved, and the uncertainty exponent α (between attractors, and between
+the minima's basins: ``by="name"``); writes in ``--out``
 ``basins_lr_scan_<landscape>.nc`` (labels, attractors, fractions, α and S_bb per lr),
 ``basins_lr_scan_<landscape>.png`` (stacked basin fractions against lr, one panel per optimizer)
 and ``uncertainty_lr_scan_<landscape>.png`` (α and S_bb against lr).
@@ -51,6 +52,7 @@ def scan(landscape: str, n: int, steps: int, n_lr: int | None):
           f"in {time.perf_counter() - begin:.0f} s, {ds.sizes['attractor_id']} attractors")
     ue, be = sd.uncertainty_exponent(ds), sd.basin_entropy(ds)
     ds["uncertainty_exponent"] = ue["alpha"]
+    ds["uncertainty_exponent_by_minimum"] = sd.uncertainty_exponent(ds, by="name")["alpha"]
     ds["boundary_basin_entropy"] = be["boundary_basin_entropy"]
     return ds
 
@@ -72,17 +74,21 @@ def report(ds) -> None:
             parts = [f"{name} {float(total.sel(sel)):.3f}" for name, total in totals.items()]
             print(f"    lr={lr:<8.3g} {'  '.join(parts)}  (in cycles {cycles:.3f})  diverged "
                   f"{float(ds.diverged_fraction.sel(sel)):.3f}  unresolved {float(ds.unresolved_fraction.sel(sel)):.3f}"
-                  f"  alpha={float(ds.uncertainty_exponent.sel(sel)):.2f}")
+                  f"  alpha={float(ds.uncertainty_exponent.sel(sel)):.2f}"
+                  f" (by minimum {float(ds.uncertainty_exponent_by_minimum.sel(sel)):.2f})")
 
 
 def plot_boundaries(ds, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for opt in ds.optimizer.values:
-        axes[0].plot(ds.lr, ds.uncertainty_exponent.sel(optimizer=opt), "o-", ms=3, label=str(opt))
-        axes[1].plot(ds.lr, ds.boundary_basin_entropy.sel(optimizer=opt), "o-", ms=3, label=str(opt))
+    for i, opt in enumerate(ds.optimizer.values):
+        color = f"C{i}"
+        axes[0].plot(ds.lr, ds.uncertainty_exponent.sel(optimizer=opt), "o-", ms=3, color=color, label=str(opt))
+        axes[0].plot(ds.lr, ds.uncertainty_exponent_by_minimum.sel(optimizer=opt), "--", color=color, lw=1)
+        axes[1].plot(ds.lr, ds.boundary_basin_entropy.sel(optimizer=opt), "o-", ms=3, color=color, label=str(opt))
     axes[0].set_ylabel("uncertainty exponent alpha (smooth: 1)")
+    axes[0].set_title("solid: between attractors, dashed: between minima", fontsize=8)
     axes[1].set_ylabel("boundary basin entropy S_bb")
     axes[1].axhline(np.log(2), color="0.5", ls="--", lw=0.8)
     axes[1].text(ds.lr.values[0], np.log(2), " log 2 (fractal above)", va="bottom", fontsize=8, color="0.4")

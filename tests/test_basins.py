@@ -412,6 +412,24 @@ def test_basin_entropy_of_a_half_plane_and_of_random_labels():
     assert float(be.basin_entropy) == pytest.approx(math.log(3), abs=0.01) and bool(be.fractal_log2)
 
 
+def test_boundaries_by_name_merge_the_attractors_around_one_minimum():
+    from simdyn.analysis.boundaries import by_name
+
+    labels = np.array([[0, 1, 2, 3, -1, -2]] * 4).T  # attractors 0, 1 around "a"; 2 unnamed; 3 at "b"
+    ds = xr.Dataset({"attractor": (("x0", "y0"), labels),
+                     "attractor_name": (("attractor_id",), np.array(["a", "a", "", "b"], dtype=object)),
+                     "basin_fraction": (("attractor_id",), np.zeros(4))})
+    np.testing.assert_array_equal(by_name(ds).values[:, 0], [0, 0, 1, 2, -1, -2])
+    # a boundary between two cycles around the same minimum is not one between minima
+    stripes = xr.Dataset({"attractor": (("x0", "y0"), np.tile(np.arange(64) % 2, (64, 1))),
+                          "attractor_name": (("attractor_id",), np.array(["a", "a"], dtype=object)),
+                          "basin_fraction": (("attractor_id",), np.zeros(2))})
+    assert float(sd.basin_entropy(stripes, box=8).basin_entropy) == pytest.approx(math.log(2))
+    assert float(sd.basin_entropy(stripes, box=8, by="name").basin_entropy) == 0.0
+    with pytest.raises(ValueError, match="by='name'"):
+        sd.uncertainty_exponent(stripes["attractor"], by="name")
+
+
 def test_boundary_measures_keep_swept_dims(symmetric_gd):
     stacked = xr.concat([symmetric_gd.attractor, 1 - symmetric_gd.attractor], dim=xr.DataArray([1, 2], dims="lr"))
     fractions = xr.DataArray(np.zeros((2, 2)), dims=("lr", "attractor_id"))

@@ -5,6 +5,9 @@ integer label array whose last dims are a regular grid). Every label counts as a
 ``diverged`` (−1) and ``unresolved`` (−2) included, as in Attractors.jl. Dims other than the
 grid's (``optimizer``, swept hyperparameters) are kept: each combination gets its own numbers.
 
+``by="name"`` measures the boundaries between the basins of named critical points instead (a
+fixed point and the cycles around the same minimum count as one basin).
+
 * :func:`boundary_mask`: a grid point is on the boundary when one of its 2·D nearest grid
   neighbours (±1 along each grid axis) has another label.
 * :func:`uncertainty_exponent` (Grebogi, McDonald, Ott & Yorke, "Final state sensitivity: an
@@ -61,13 +64,27 @@ def boundary_mask(labels: np.ndarray, axes) -> np.ndarray:
     return mask
 
 
-def _labels_and_dims(data, dims):
+def by_name(ds: xr.Dataset) -> xr.DataArray:
+    """The ``attractor`` labels with the attractors that share an ``attractor_name`` (a fixed
+    point and the cycles around the same minimum, say) merged into one label; unnamed attractors,
+    −1 and −2 are kept apart."""
+    names = [str(n) or f"#{a}" for a, n in enumerate(ds["attractor_name"].values)]
+    lut = np.array([list(dict.fromkeys(names)).index(n) for n in names] or [0], dtype=np.int64)
+    labels = ds["attractor"]
+    return labels.copy(data=np.where(labels.values >= 0, lut[np.maximum(labels.values, 0)], labels.values))
+
+
+def _labels_and_dims(data, dims, by="attractor"):
     """The label DataArray and its grid dims: those of the initial set (the dims of ``attractor``
-    that ``basin_fraction`` lacks) unless ``dims`` names them."""
+    that ``basin_fraction`` lacks) unless ``dims`` names them. ``by="name"``: see :func:`by_name`."""
+    if by not in ("attractor", "name"):
+        raise ValueError(f"by must be 'attractor' or 'name', got {by!r}")
+    if by == "name" and not (isinstance(data, xr.Dataset) and "attractor_name" in data):
+        raise ValueError("by='name' needs a dataset from sd.basins (variable 'attractor_name')")
     if isinstance(data, xr.Dataset):
         if "attractor" not in data:
             raise ValueError("expected a dataset from sd.basins (variable 'attractor') or a label DataArray")
-        labels = data["attractor"]
+        labels = by_name(data) if by == "name" else data["attractor"]
         if dims is None and "basin_fraction" in data:
             dims = tuple(d for d in labels.dims if d not in data["basin_fraction"].dims)
     elif isinstance(data, xr.DataArray):
@@ -132,17 +149,19 @@ def _fit(boxes: np.ndarray, fraction: np.ndarray):
     return float(slope), float(intercept), stderr, use
 
 
-def uncertainty_exponent(data, boxes=None, dims=None) -> xr.Dataset:
+def uncertainty_exponent(data, boxes=None, dims=None, by: str = "attractor") -> xr.Dataset:
     """Uncertainty exponent α (Grebogi et al. 1983) and boundary dimension D − α of the basins.
 
     ``data``: a :func:`simdyn.basins` dataset (or an integer label DataArray / array whose grid
     dims are ``dims``, all of them by default). ``boxes``: box sides in grid spacings (default
-    :func:`default_boxes`). Returns a Dataset with ``alpha``, ``alpha_stderr``,
+    :func:`default_boxes`). ``by="name"`` merges the attractors named after the same critical
+    point (the boundaries between minima, not between the cycles around one). Returns a Dataset
+    with ``alpha``, ``alpha_stderr``,
     ``boundary_dimension``, ``fit_intercept`` (log f = intercept + α log ε, ε in grid spacings)
     and the fit data ``uncertain_fraction`` and ``fit_used`` over dim ``box`` (with coordinate
     ``epsilon``: the box side in the units of the first grid dim, when it has coordinates).
     """
-    labels, dims = _labels_and_dims(data, dims)
+    labels, dims = _labels_and_dims(data, dims, by)
     shape = tuple(labels.sizes[d] for d in dims)
     boxes = default_boxes(shape) if boxes is None else np.unique(np.asarray(boxes, dtype=np.int64))
     if boxes.size < 2 or np.any(boxes < 1):
@@ -173,7 +192,7 @@ def uncertainty_exponent(data, boxes=None, dims=None) -> xr.Dataset:
         coords=coords,
     )
     ds.attrs.update({"method": "Grebogi et al. 1983, sliding boxes", "grid_dims": " ".join(dims),
-                     "phase_space_dimension": len(dims)})
+                     "phase_space_dimension": len(dims), "labels": by})
     return ds
 
 
@@ -198,17 +217,17 @@ def box_entropies(grid: np.ndarray, box: int) -> tuple[np.ndarray, np.ndarray]:
     return entropy, np.bincount(run_box, minlength=n_boxes)
 
 
-def basin_entropy(data, box: int = ENTROPY_BOX, dims=None) -> xr.Dataset:
+def basin_entropy(data, box: int = ENTROPY_BOX, dims=None, by: str = "attractor") -> xr.Dataset:
     """Basin entropy S_b and boundary basin entropy S_bb (Daza et al. 2016).
 
-    ``data`` as for :func:`uncertainty_exponent`; ``box``: side of the boxes in grid points
+    ``data``, ``dims`` and ``by`` as for :func:`uncertainty_exponent`; ``box``: side of the boxes in grid points
     (default 20). Returns a Dataset with ``basin_entropy`` (S_b), ``boundary_basin_entropy``
     (S_bb; NaN without boundary boxes), ``n_boxes``, ``n_boundary_boxes`` and ``fractal_log2``
     (S_bb > log 2: a fractal boundary by Daza et al.'s sufficient criterion; False says nothing).
     """
     if isinstance(box, bool) or not isinstance(box, (int, np.integer)) or box < 1:
         raise ValueError(f"box must be an integer >= 1 (grid points per side), got {box!r}")
-    labels, dims = _labels_and_dims(data, dims)
+    labels, dims = _labels_and_dims(data, dims, by)
 
     def compute(grid):
         entropy, n_labels = box_entropies(grid, int(box))
@@ -229,5 +248,5 @@ def basin_entropy(data, box: int = ENTROPY_BOX, dims=None) -> xr.Dataset:
         },
         coords=coords,
     )
-    ds.attrs.update({"box": int(box), "grid_dims": " ".join(dims), "method": "Daza et al. 2016"})
+    ds.attrs.update({"box": int(box), "grid_dims": " ".join(dims), "method": "Daza et al. 2016", "labels": by})
     return ds

@@ -60,7 +60,7 @@ def _describe(ds: xr.Dataset, a: int, fraction: float, wandering: float = 0.0) -
 
 def _panel_title(ds: xr.Dataset, selection: dict) -> str:
     parts = [str(ds.attrs.get("optimizer", "")) if "optimizer" not in selection else ""]
-    for dim, value in selection.items():
+    for dim, value in sorted(selection.items(), key=lambda item: item[0] != "optimizer"):
         value = value.item() if hasattr(value, "item") else value
         if dim == "optimizer":
             parts.append(str(value))
@@ -99,20 +99,23 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
     cmap = ListedColormap(colors)
     ncols = ncols or min(len(combos), 3)
     nrows = math.ceil(len(combos) / ncols)
-    extra = 0.9 + 0.16 * min(n_attr + 2, 10) if legend else 0.4
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, (panel_size + extra) * nrows), squeeze=False)
     xdim, ydim = grid_dims
     x, y = ds[xdim].values, ds[ydim].values
+    ratio = abs((y[-1] - y[0]) / (x[-1] - x[0])) if x[-1] != x[0] else 1.0
+    equal = 0.25 <= ratio <= 4
+    fraction = ds["basin_fraction"].transpose(*group_dims, "attractor_id").values.reshape(len(combos), -1)
+    others = np.stack([ds[v].values.reshape(-1) for v in ("diverged_fraction", "unresolved_fraction")], axis=1)
+    entries = int(np.max((fraction > 0).sum(axis=1) + (others > 0).sum(axis=1))) if legend else 0
+    height = panel_size * (min(ratio, 1.5) if equal else 1.0) + 0.8 + 0.17 * entries
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, height * nrows), squeeze=False)
     for ax, combo in zip(axes.ravel(), combos):
         index = dict(zip(group_dims, combo))
         panel = ds.isel(index)
         labels = panel["attractor"].transpose(ydim, xdim).values
         dx = (x[-1] - x[0]) / max(len(x) - 1, 1) / 2
         dy = (y[-1] - y[0]) / max(len(y) - 1, 1) / 2
-        ratio = abs((y[-1] - y[0]) / (x[-1] - x[0])) if x[-1] != x[0] else 1.0
         ax.imshow(labels + 2, origin="lower", cmap=cmap, vmin=-0.5, vmax=len(colors) - 0.5, interpolation="nearest",
-                  extent=(x[0] - dx, x[-1] + dx, y[0] - dy, y[-1] + dy),
-                  aspect="equal" if 0.25 <= ratio <= 4 else "auto")
+                  extent=(x[0] - dx, x[-1] + dx, y[0] - dy, y[-1] + dy), aspect="equal" if equal else "auto")
         fraction = panel["basin_fraction"].values
         wandering = panel["basin_nonperiodic_fraction"].values if "basin_nonperiodic_fraction" in panel \
             else np.zeros_like(fraction)
@@ -137,9 +140,10 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
         ax.set_ylim(y[0] - dy, y[-1] + dy)
         ax.set_xlabel(xdim)
         ax.set_ylabel(ydim)
-        ax.set_title(_panel_title(ds, {d: ds[d].values[i] for d, i in index.items()}), fontsize=10)
+        fixed = {name: ds[name].values for name in ds.coords if ds[name].ndim == 0}  # dims selected away
+        ax.set_title(_panel_title(ds, {**fixed, **{d: ds[d].values[i] for d, i in index.items()}}), fontsize=10)
         if legend and handles:
-            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=7.5, frameon=False,
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=7.5, frameon=False,
                       ncol=1)
     for ax in axes.ravel()[len(combos):]:
         ax.set_visible(False)
