@@ -23,19 +23,22 @@ the initial set, the largest max − min of a coordinate over the initial points
    mean of C. The signature s = (c, m) ∈ R^{2d} does not depend on the phase at which the
    trajectory reached its cycle (c is a point of the set C, m its mean). For p = 1, c = m = w_T.
 3. Keys. Signatures are quantised on cells of side tol/4 (max norm): key (p, ⌊s/(tol/4)⌋). Each
-   key keeps as its representative the trajectory with the smallest global index (so the result
-   does not depend on chunking or on the order in which blocks finish) and that trajectory's cycle.
+   key counts its trajectories and keeps as its representative the one with the smallest global
+   index (so the result does not depend on chunking or on the order in which blocks finish) and
+   that trajectory's cycle.
 4. Linkage. Keys of the same period whose representative signatures lie within ``tol`` of each
    other (max norm) are linked, and connected components of the links are clusters (single
    linkage, ``scipy.spatial.cKDTree.query_pairs`` + ``scipy.sparse.csgraph``). Two trajectories
    whose signatures differ by at most tol/2 always share a cluster.
-5. Merging. Two clusters are one attractor when the Hausdorff distance (max norm) between their
+5. Merging. A cluster is represented by its most populated key (where converged trajectories
+   pile up, not one still creeping towards the attractor; ties: the smallest global index). Two
+   clusters are one attractor when the Hausdorff distance (max norm) between their
    representative cycles is at most ``tol``: cycles reached at different phases whose canonical
    points tie, and a p-cycle that stays within tol of a q-cycle (or of a fixed point) — the
    detector's resolution — are one attractor, with the smaller period.
 6. Identification. ``attractor_kind`` fixed_point (p = 1) or cycle; ``attractor_location`` the
-   canonical point of the representative (the key with the smallest period, then the trajectory
-   with the smallest global index); ``attractor_cycle`` its whole cycle starting at that point;
+   canonical point of the representative (among the keys of the smallest period, the most
+   populated); ``attractor_cycle`` its whole cycle starting at that point;
    ``attractor_loss`` the mean loss over the cycle; ``attractor_name`` the landscape's known
    critical point nearest to the cycle's mean among those within ``near_tol`` (default
    ``NEAR_FRACTION`` × extent) of the cycle's bounding box: the fixed point *at* a minimum, or
@@ -130,11 +133,13 @@ def aligned_cycles(orbit: np.ndarray, p: int, direction) -> np.ndarray:
 
 
 class _KeyTable:
-    """The quantised signatures met so far, each with its representative trajectory and cycle."""
+    """The quantised signatures met so far, each with its representative trajectory and cycle and
+    the number of trajectories that fell in it."""
 
     def __init__(self, cell: float):
         self.cell = cell
         self.index: dict = {}
+        self.count: list[int] = []
         self.period: list[int] = []
         self.signature: list[np.ndarray] = []
         self.owner: list[tuple[int, int]] = []  # (run, global trajectory index) of the representative
@@ -150,18 +155,21 @@ class _KeyTable:
         index; ``signature`` (m, 2d) and ``cycles`` (m, period, d) are given for those rows."""
         cells = np.floor(signature / self.cell).astype(np.int64)
         keys = np.concatenate([np.full((len(rows), 1), period, dtype=np.int64), cells], axis=1)
-        unique, first_at, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        unique, first_at, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
+                                                      return_counts=True)
         found = np.empty(len(unique), dtype=np.int64)
         for u, (key, at) in enumerate(zip(map(tuple, unique.tolist()), first_at)):
             owner = (run, start + int(rows[at]))
             k = self.index.get(key)
             if k is None:
                 k = self.index[key] = len(self.period)
+                self.count.append(0)
                 self.period.append(int(key[0]))
                 self.signature.append(None)
                 self.owner.append(owner)
                 self.cycle.append(None)
-            elif owner > self.owner[k]:
+            self.count[k] += int(counts[u])
+            if owner > self.owner[k]:
                 found[u] = k
                 continue
             self.owner[k] = owner
@@ -235,10 +243,14 @@ def _hausdorff(a: np.ndarray, b: np.ndarray) -> float:
     return float(max(dist.min(axis=1).max(), dist.min(axis=0).max()))
 
 
-def _first_by_owner(table: _KeyTable, group: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Per group 0 … G − 1, the key with the smallest (rank, owner)."""
+def _representatives(table: _KeyTable, group: np.ndarray, by_period: bool = False) -> np.ndarray:
+    """Per group 0 … G − 1, its most populated key (the cell where converged trajectories pile up,
+    not one still creeping towards it), ties broken by the smallest owner; with ``by_period``,
+    among the keys of the group's smallest period."""
     owner = np.asarray(table.owner, dtype=np.int64).reshape(-1, 2)
-    order = np.lexsort((owner[:, 1], owner[:, 0], rank))
+    count = -np.asarray(table.count, dtype=np.int64)
+    period = np.asarray(table.period, dtype=np.int64) if by_period else np.zeros(len(count), dtype=np.int64)
+    order = np.lexsort((owner[:, 1], owner[:, 0], count, period))
     _, first = np.unique(group[order], return_index=True)
     return order[first]
 
@@ -260,7 +272,7 @@ def cluster_keys(table: _KeyTable, tol: float) -> np.ndarray:
         labels = _components(len(members), pairs)
         cluster[members] = labels + n_clusters
         n_clusters += int(labels.max()) + 1
-    reps = _first_by_owner(table, cluster, np.zeros(n))  # per cluster: its key with the smallest owner
+    reps = _representatives(table, cluster)
     cycles = [table.cycle[k] for k in reps]
     tree = cKDTree(np.concatenate(cycles))
     point_owner = np.repeat(np.arange(n_clusters), [len(cycle) for cycle in cycles])
@@ -429,12 +441,12 @@ def _progress_bar(total: int, enabled):
 
 def _describe(plan, table: _KeyTable, groups: np.ndarray, near_tol: float) -> list[dict]:
     """Kind, period, cycle, location, loss and name of every attractor group, from the group's
-    representative: the key with the smallest period, then the smallest owner."""
+    representative: among its keys of the smallest period, the most populated."""
     land = plan.landscape
     loss = python_function(land.loss)
     n_ic = plan.initial.points.shape[0]
     n_groups = int(groups.max()) + 1 if len(groups) else 0
-    reps = _first_by_owner(table, groups, np.asarray(table.period)) if n_groups else []
+    reps = _representatives(table, groups, by_period=True) if n_groups else []
     out = []
     for k in reps:
         run, index = table.owner[k]
