@@ -198,7 +198,7 @@ def optimizer_dataset(plan, run, result, block: Block | None = None) -> xr.Datas
             {"long_name": "recorded states w_t", "record_every": plan.record_every},
         )
     offset = 0
-    for obs, buffer in zip(plan.observers, result.observer_buffers):
+    for obs, buffer in zip(run.request.observers, result.observer_buffers):
         names = obs.slots(d)
         state = {name: result.observer_state[offset + i] for i, name in enumerate(names)}
         offset += len(names)

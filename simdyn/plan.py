@@ -297,15 +297,11 @@ def make_plan(
 
     observers = tuple(obs.bind(land, param_values) for obs in observers)
     param_table = _param_table(land, param_values, sweep)
-    observer_params = np.array([q for obs in observers for q in obs.params(land.dim)], dtype=float)
     layout_common = dict(
         dim=land.dim,
         n_params=param_table.shape[0],
         project=land.project is not None,
         noise=noise is not None,
-        observer_slots=tuple(len(obs.slots(land.dim)) for obs in observers),
-        observer_params=tuple(len(obs.params(land.dim)) for obs in observers),
-        observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in observers),
         record=bool(record_every),
     )
 
@@ -322,8 +318,18 @@ def make_plan(
         sched_table = np.stack([_column(sweep, dim, sched.params[p]) for p, dim in zip(sched.params, sched.param_names)])
         init_state = _initial_state(opt, hyper_table)
         flags = tuple(bool(used[name]) for name in opt.flags)
-        layout = KernelLayout(n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0], **layout_common)
-        request = KernelRequest(opt, flags, land, sched, observers, layout, dtype, target)
+        # Observers that see the optimizer state are bound to this optimizer's slots.
+        run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
+        observer_params = np.array([q for obs in run_observers for q in obs.params(land.dim)], dtype=float)
+        layout = KernelLayout(
+            n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],
+            observer_slots=tuple(len(obs.slots(land.dim)) for obs in run_observers),
+            observer_params=tuple(len(obs.params(land.dim)) for obs in run_observers),
+            observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in run_observers),
+            observer_sees_state=tuple(obs.sees_state for obs in run_observers),
+            **layout_common,
+        )
+        request = KernelRequest(opt, flags, land, sched, run_observers, layout, dtype, target)
         inputs = BatchInputs(
             hypers=hyper_table,
             schedule=sched_table,
@@ -331,7 +337,7 @@ def make_plan(
             init_state=init_state,
             x0=initial.points,
             observer_params=observer_params,
-            observer_buffers=tuple(obs.buffer(land.dim) for obs in observers),
+            observer_buffers=tuple(obs.buffer(land.dim) for obs in run_observers),
             steps=steps,
             record_every=int(record_every or 0),
             seed=noise.seed if noise is not None else 0,

@@ -199,6 +199,85 @@ def test_transient_is_within_max_period_of_the_onset(steps):
         assert transient == onset
 
 
+# -- on="state": the optimizer's slots are compared too ------------------------------------------
+def slope_grad(w, p, t):
+    return (1.0,)
+
+
+def clip_to_unit(w, p):
+    return (min(max(w[0], -1.0), 1.0),)
+
+
+# f(w) = w on [−1, 1]: every method runs into the wall w = −1 and stays there (a fixed point of
+# w) while its state keeps moving: momentum's buffer converges to 1/(1 − μ), AdaGrad's sum grows.
+PINNED = sd.Landscape("pinned", 1, slope_grad, map_loss, project=clip_to_unit)
+
+
+def pinned_momentum_numpy(w0, lr, mu, steps):
+    """(w_t, b_t) of torch's heavy ball (b_1 = g_1, b_t = μ·b_{t−1} + g_t), clipped to [−1, 1]."""
+    w, b = w0, 0.0
+    out = [(w, b)]
+    for t in range(1, steps + 1):
+        b = 1.0 if t == 1 else b * mu + 1.0
+        w = min(max(w - lr * b, -1.0), 1.0)
+        out.append((w, b))
+    return np.array(out)
+
+
+def onset(states, atol):
+    """First step s from which every later state agrees with z_s (|z_{s+k} − z_s| ≤ atol)."""
+    ok = [s for s in range(len(states)) if np.all(np.abs(states[s:] - states[s]) <= atol)]
+    return ok[0]
+
+
+def test_on_state_waits_for_the_momentum_buffer_to_settle():
+    steps, atol, mu, max_period = 600, 1e-9, 0.9, 16
+    kwargs = dict(steps=steps, hyper={"lr": 0.1, "momentum": mu}, progress=False)
+    on_w = sd.simulate("momentum", PINNED, np.array([[0.5]]), observers=[sd.observe.Period(max_period, atol, 0.0)],
+                       **kwargs)
+    on_state = sd.simulate("momentum", PINNED, np.array([[0.5]]),
+                           observers=[sd.observe.Period(max_period, atol, 0.0, on="state")], **kwargs)
+    z = pinned_momentum_numpy(0.5, 0.1, mu, steps)
+    onset_w, onset_state = onset(z[:, :1], atol), onset(z, atol)
+    assert onset_w < 10 < 150 < onset_state  # b_t − 10 = −10·0.9^t: about 219 steps to 1e-9
+    for ds, start in ((on_w, onset_w), (on_state, onset_state)):
+        assert ds.period.values[0] == 1 and ds.status.values[0] == STATUS["converged"]
+        transient = int(ds.transient.values[0])
+        assert transient - max_period < start <= transient
+    np.testing.assert_array_equal(on_state.cycle_center.values, [[-1.0]])  # amplitude and center describe w
+    assert on_state.attrs["period_on"] == "state"
+
+
+def test_on_state_sees_adagrads_growing_sum():
+    # w sits at −1, but AdaGrad's sum of squared gradients grows by 1 every step: no state repeats.
+    kwargs = dict(steps=300, hyper={"lr": 0.5}, progress=False)
+    on_w = sd.simulate("adagrad", PINNED, np.array([[0.5]]), observers=[sd.observe.Period(8)], **kwargs)
+    on_state = sd.simulate("adagrad", PINNED, np.array([[0.5]]), observers=[sd.observe.Period(8, on="state")],
+                           **kwargs)
+    assert on_w.period.values[0] == 1
+    assert on_state.period.values[0] == 0 and on_state.status.values[0] == STATUS["bounded"]
+
+
+def test_on_state_is_on_w_for_an_optimizer_without_state():
+    on_w = iterate(LOGISTIC, np.array([3.2, 3.5, 3.9]), [0.3], 800, observers=[sd.observe.Period(16)])
+    on_state = iterate(LOGISTIC, np.array([3.2, 3.5, 3.9]), [0.3], 800, observers=[sd.observe.Period(16, on="state")])
+    for var in ("period", "transient", "cycle_amplitude", "status"):
+        np.testing.assert_array_equal(on_state[var].values, on_w[var].values)
+
+
+def test_on_state_per_optimizer_in_one_call():
+    # Several optimizers in one call on x²: each binds the detector to its own slots (0, 1, 2).
+    ds = sd.simulate(["sgd", "momentum", "adam"], MAPS, np.array([[0.3]]), 3000,
+                     hyper={"lr": 0.2, "beta1": 0.1, "beta2": 0.9, "bias_correction": False},
+                     params={"kind": QUADRATIC, "r": 2.0}, observers=[sd.observe.Period(8, on="state")],
+                     progress=False)
+    assert ds.period.sel(optimizer="sgd").item() == 1
+    assert ds.period.sel(optimizer="momentum").item() == 1
+    assert ds.period.sel(optimizer="adam").item() == 2  # Proposition 4's 2-cycle, moments included
+    expected = 0.2 * (1 - 0.1) / (1 + 0.1) - 2e-8 / 2.0
+    np.testing.assert_allclose(ds.cycle_amplitude.sel(optimizer="adam").item(), expected, rtol=1e-9)
+
+
 # -- Adam: Figure 5's 12-cycle and Proposition 4's 2-cycle --------------------------------------
 def adam_numpy(grad, x0, steps, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
     """torch.optim.Adam's update written out in NumPy (ATen's operation order)."""
@@ -292,8 +371,8 @@ def test_bad_arguments_are_rejected():
         sd.observe.Period(atol=-1.0)
     with pytest.raises(ValueError, match="both"):
         sd.observe.Period(atol=0.0, rtol=0.0)
-    with pytest.raises(NotImplementedError, match="optimizer state"):
-        sd.observe.Period(on="state")
+    with pytest.raises(ValueError, match="on must be"):
+        sd.observe.Period(on="slots")
     with pytest.raises(ValueError, match="unknown coordinate"):
         iterate(LOGISTIC, 3.2, [0.3], 5, observers=[sd.observe.Period(coords=["y"])])
     with pytest.raises(ValueError, match="k must be"):
@@ -328,9 +407,10 @@ def test_kernel_with_period_and_tail_compiles_to_ptx():
     from simdyn.engine.kernels import compile_ptx
     from simdyn.plan import make_plan
 
-    req = make_plan("adam", "sharp_valley", np.array([[0.9, 0.9]]), steps=3,
-                    observers=[sd.observe.Period(64, coords=["x"]), sd.observe.Tail(8)]).runs[0].request
-    assert ".entry" in compile_ptx(req)
+    for on in ("w", "state"):
+        req = make_plan("adam", "sharp_valley", np.array([[0.9, 0.9]]), steps=3,
+                        observers=[sd.observe.Period(64, coords=["x"], on=on), sd.observe.Tail(8)]).runs[0].request
+        assert ".entry" in compile_ptx(req)
 
 
 def test_readme_period_scan_example_runs(tmp_path, monkeypatch):

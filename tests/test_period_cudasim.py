@@ -65,3 +65,13 @@ def test_adam_sharp_valley_cycle_and_divergence_on_both_targets():
                             params={"a": 1.0}, observers=[sd.observe.Period(8)], diverge_threshold=1e3)
     np.testing.assert_array_equal(cpu.period.values[:, 0], [1, 0])
     assert_same_periods(cpu, gpu)
+
+
+def test_full_state_periods_on_both_targets():
+    # on="state": the kernels pass (w, optimizer slots) to the detector on both targets.
+    x0 = np.array([[0.3, 0.2], [-0.5, 0.1]])
+    for optimizer, lr, hyper in (("momentum", [0.05, 0.5], {}), ("adam", [0.01, 0.1], {"beta1": 0.1, "beta2": 0.9})):
+        cpu, gpu = both_targets(optimizer, "quadratic", x0, 1000, hyper={"lr": np.array(lr), **hyper},
+                                observers=[sd.observe.Period(8, atol=1e-8, on="state")])
+        assert np.any(cpu.period.values > 0)
+        assert_same_periods(cpu, gpu)

@@ -39,20 +39,21 @@ def _available_memory() -> int:
         return 8 * 2**30
 
 
-def period_scan_memory(n_trajectories: int, dim: int, max_period: int, orbit: bool) -> int:
+def period_scan_memory(n_trajectories: int, dim: int, max_period: int, orbit: bool, width: int | None = None) -> int:
     """Bytes a period scan holds besides the engine's state: the detector's ring buffer
-    (max_period + 1 states per trajectory) and, with ``orbit``, the orbit points returned."""
-    per_state = 8 * dim
-    return int(n_trajectories) * per_state * ((max_period + 1) + (max_period if orbit else 0))
+    (max_period + 1 observed states of ``width`` numbers per trajectory: d, or d·(1 + slots) with
+    ``on="state"``) and, with ``orbit``, the orbit points returned (d numbers each)."""
+    width = dim if width is None else width
+    return int(n_trajectories) * 8 * ((max_period + 1) * width + (max_period * dim if orbit else 0))
 
 
 def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 10_000, *, max_period: int = 64,
                 atol: float = 1e-9, rtol: float = 1e-9, repeats: int = 3, coords=None, orbit: bool = True,
-                observers=(), max_memory=None, **simulate_kwargs) -> xr.Dataset:
+                on: str = "w", observers=(), max_memory=None, **simulate_kwargs) -> xr.Dataset:
     """Simulate a sweep and detect, per trajectory, the final fixed point or cycle.
 
     Equivalent to ``sd.simulate(optimizer, landscape, x0, steps, hyper=hyper, params=params,
-    observers=[sd.observe.Period(max_period, atol, rtol, repeats=repeats, coords=coords,
+    observers=[sd.observe.Period(max_period, atol, rtol, on=on, repeats=repeats, coords=coords,
     orbit=orbit), *observers], ...)``: arrays in ``hyper`` / ``params`` become dims, as in
     :func:`simdyn.simulate`. Nothing is recorded: memory is O(trajectories × max_period), checked
     before anything runs (the ring buffer, plus the orbit points when ``orbit``).
@@ -68,11 +69,12 @@ def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 
     from ..plan import make_plan
     from ..simulate import simulate
 
-    detector = Period(max_period, atol=atol, rtol=rtol, repeats=repeats, coords=coords, orbit=orbit)
+    detector = Period(max_period, atol=atol, rtol=rtol, on=on, repeats=repeats, coords=coords, orbit=orbit)
     observers = [detector, *observers]
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
                      **{k: v for k, v in simulate_kwargs.items() if k not in ("progress",)})
-    need = period_scan_memory(plan.n_trajectories, plan.landscape.dim, max_period, orbit)
+    width = max(run.request.observers[0].observed_width(plan.landscape.dim) for run in plan.runs)
+    need = period_scan_memory(plan.n_trajectories, plan.landscape.dim, max_period, orbit, width)
     budget = max_memory if max_memory is not None else 0.5 * _available_memory()
     if need > budget:
         raise ValueError(
@@ -85,7 +87,7 @@ def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 
                   max_memory=max_memory, **simulate_kwargs)
     ds.attrs["period_scan"] = json.dumps({"max_period": max_period, "atol": atol, "rtol": rtol, "repeats": repeats,
                                           "coords": None if coords is None else list(map(str, coords)),
-                                          "orbit": bool(orbit)})
+                                          "orbit": bool(orbit), "on": on})
     return ds
 
 

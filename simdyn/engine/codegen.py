@@ -21,7 +21,9 @@ active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (sch
 P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU tiles (local
 first index, end index, combination), O (observer slots, N) float64, OQ observer params,
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
-observers that declare one (passed with the trajectory index to their init/update).
+observers that declare one (passed with the trajectory index to their init/update). An observer
+that sees the optimizer state receives z = (w_k …, s_i_k …) instead of w (see
+:mod:`simdyn.observe.base`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class KernelLayout:
     observer_params: tuple[int, ...]
     record: bool
     observer_buffers: tuple[bool, ...] = ()
+    observer_sees_state: tuple[bool, ...] = ()
 
     def buffer_args(self) -> list[str]:
         """Kernel arguments of the observers' history buffers (B<m>, one per buffered observer)."""
@@ -58,6 +61,19 @@ def _tuple(items: list[str]) -> str:
 
 def _buffered(layout: KernelLayout, m: int) -> bool:
     return m < len(layout.observer_buffers) and layout.observer_buffers[m]
+
+
+def _sees_state(layout: KernelLayout, m: int) -> bool:
+    return m < len(layout.observer_sees_state) and layout.observer_sees_state[m]
+
+
+def _observed(layout: KernelLayout, m: int, w: str, s: str) -> str:
+    """The tuple observer m receives: w, or z = (w, slots) when it sees the optimizer state
+    (``w`` and ``s`` are format strings of the coordinate k and slot i)."""
+    items = [w.format(k=k) for k in range(layout.dim)]
+    if _sees_state(layout, m):
+        items += [s.format(i=i, k=k) for i in range(layout.n_slots) for k in range(layout.dim)]
+    return _tuple(items)
 
 
 def _observer_offsets(layout: KernelLayout) -> list[tuple[int, int, int, int]]:
@@ -103,7 +119,8 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
         buffer = f", B{m}, {traj}" if _buffered(layout, m) else ""
-        lines.append(f"ov = observer_update_{m}({state}, t, {_tuple(w)}, ok, {params}{buffer})")
+        observed = _observed(layout, m, "w_{k}", "s_{i}_{k}")
+        lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
     return lines
 
@@ -129,8 +146,8 @@ def _stores(layout: KernelLayout, j: str) -> list[str]:
 def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     """Observer state at step 0 (only when the run starts at t = 0)."""
     lines = []
-    w = _tuple([f"W[{k}, {j}]" for k in range(layout.dim)])
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j)
         params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
         buffer = f", B{m}, {j}" if _buffered(layout, m) else ""
         lines.append(f"ov = observer_init_{m}({w}, {params}{buffer})")

@@ -21,6 +21,13 @@ with the trajectory's column index ``j``; ``finalize(state, dim, buf)`` receives
 as ``buf[row, k, j]`` with ``row`` the same for every trajectory at a given step (e.g. t mod
 length) so the CPU loop stays vectorisable.
 
+An observer that sets ``sees_state = True`` watches the full optimizer state, not w alone: the
+engine binds it to each optimizer (:meth:`Observer.for_optimizer`, setting ``state_slots``) and
+passes, in place of w, the tuple z_t = (w_t, s_t) of length d·(1 + state_slots): the d
+parameters, then each optimizer slot for every coordinate (slot-major: s₀ of coordinates
+0 … d − 1, then s₁ …), after step t (at step 0, the initial state). Use
+:meth:`Observer.observed_width` for its length.
+
 ``finalize`` may return the key ``"status"`` with an (N,) array of status codes
 (:data:`simdyn.io.STATUS`); it replaces the engine's converged/bounded verdict, never a
 diverged or non-finite one.
@@ -28,6 +35,7 @@ diverged or non-finite one.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 
@@ -37,6 +45,10 @@ class Observer:
     name: str = "observer"
     init: Callable
     update: Callable
+    #: True: ``init``/``update`` receive the full state z = (w, optimizer slots) instead of w.
+    sees_state: bool = False
+    #: Optimizer slots per coordinate in z (set by :meth:`for_optimizer`; 0 while unbound).
+    state_slots: int = 0
 
     def slots(self, dim: int) -> tuple[str, ...]:
         """Names of the float64 state slots per trajectory."""
@@ -47,6 +59,19 @@ class Observer:
         arrays). Override to resolve landscape-dependent settings (e.g. "the nearest known
         minimum"); the default returns ``self``."""
         return self
+
+    def for_optimizer(self, n_slots: int) -> "Observer":
+        """The observer bound to an optimizer with ``n_slots`` state slots per coordinate: ``self``
+        unless it ``sees_state``, else a copy with ``state_slots = n_slots``."""
+        if not self.sees_state:
+            return self
+        bound = copy.copy(self)
+        bound.state_slots = int(n_slots)
+        return bound
+
+    def observed_width(self, dim: int) -> int:
+        """Length of the tuple ``init``/``update`` receive: d, or d·(1 + state_slots) with ``sees_state``."""
+        return dim * (1 + self.state_slots) if self.sees_state else dim
 
     def buffer(self, dim: int) -> tuple[int, int] | None:
         """(length, width) of a per-trajectory float64 history buffer, or None (the default)."""
@@ -73,4 +98,5 @@ class Observer:
             len(self.slots(dim)),
             len(self.params(dim)),
             self.buffer(dim) is not None,
+            self.observed_width(dim),
         )

@@ -47,8 +47,13 @@ points of orbit and bifurcation diagrams, at no extra cost in the kernel.
 
 ``on="w"`` (the default) compares parameters only: the full optimizer state of Adam (bias
 correction 1 − βᵗ) and AdaGrad (an accumulator that grows forever) is not autonomous, so it
-never repeats exactly even when w does. ``on="state"`` would compare the optimizer's moments
-too; the engine does not pass them to observers yet, so it raises NotImplementedError.
+never repeats exactly even when w does. ``on="state"`` compares the full state z_t = (w_t, s_t)
+after each step, the parameters and every optimizer slot (momentum buffer, moments m and v,
+AMSGrad's running maximum …), with the same agreement test per component: a cycle of w whose
+moments still drift is not called a cycle, and a momentum method that passes through the same w
+with different velocities is not called periodic. ``coords`` then selects coordinates k, each
+with its slots. The ring buffer holds z (d·(1 + slots) numbers per step); ``cycle_amplitude``,
+``cycle_center`` and ``orbit`` still describe w.
 
 Cost per step and trajectory: the anchor read and blended back, w_t written to the ring, one
 floating-point division (the phase), three slots; every buffer row touched is the same for all
@@ -97,7 +102,8 @@ class Period(Observer):
         Two states agree when ``|u_k − v_k| ≤ atol + rtol·|v_k|`` for every compared coordinate
         (v the reference). Not both zero.
     on : "w" or "state"
-        Compare the parameters w (default) or the full optimizer state (not available yet).
+        Compare the parameters w (default) or the full optimizer state (w and every optimizer
+        slot; ``atol``/``rtol`` apply to each component).
     repeats : int ≥ 1
         Consecutive returns to the anchor (periods) that confirm a candidate (default 3).
     coords : sequence of int or coordinate labels, optional
@@ -128,11 +134,6 @@ class Period(Observer):
             raise ValueError("atol and rtol cannot both be 0: floating-point orbits rarely repeat exactly")
         if on not in ("w", "state"):
             raise ValueError(f"on must be 'w' (parameters) or 'state' (full optimizer state), got {on!r}")
-        if on == "state":
-            raise NotImplementedError(
-                "Period(on='state'): observers do not see the optimizer state yet (the engine passes only "
-                "w_t to observer updates); use on='w', which compares the parameters"
-            )
         if coords is not None:
             if isinstance(coords, (str, numbers.Integral)):
                 coords = [coords]
@@ -143,6 +144,7 @@ class Period(Observer):
         self.atol = float(atol)
         self.rtol = float(rtol)
         self.on = on
+        self.sees_state = on == "state"
         self.repeats = int(repeats)
         self.coords = coords
         self.orbit = bool(orbit)
@@ -152,7 +154,8 @@ class Period(Observer):
         return _SLOTS
 
     def buffer(self, dim):
-        return (self.max_period + 1, dim)  # rows 0 … max_period − 1: the ring; last row: the anchor
+        # rows 0 … max_period − 1: the ring; last row: the anchor; columns: w, or z = (w, slots)
+        return (self.max_period + 1, self.observed_width(dim))
 
     def compared(self, dim: int) -> np.ndarray:
         """Boolean mask of the coordinates compared (all unless ``coords`` was given)."""
@@ -176,8 +179,13 @@ class Period(Observer):
         self.compared(landscape.dim)  # validates coords against the landscape's dimension
         return self
 
+    def compared_state(self, dim: int) -> np.ndarray:
+        """The compared components of the observed tuple: ``compared`` for w, repeated for each
+        optimizer slot when ``on="state"``."""
+        return np.tile(self.compared(dim), self.observed_width(dim) // dim)
+
     def params(self, dim):
-        return (self.atol, self.rtol, *(0.0 if m else math.inf for m in self.compared(dim)))
+        return (self.atol, self.rtol, *(0.0 if m else math.inf for m in self.compared_state(dim)))
 
     def attrs(self):
         attrs = {"max_period": self.max_period, "atol": self.atol, "rtol": self.rtol, "on": self.on,
@@ -231,10 +239,11 @@ class Period(Observer):
         idx = np.flatnonzero(held)
         first = max(0, t_end - self.max_period + 1)  # oldest step still in the ring
         rows = np.arange(first, t_end + 1) % self.max_period
-        compared = np.flatnonzero(self.compared(dim))
+        width = self.observed_width(dim)
+        compared = np.flatnonzero(self.compared_state(dim))
         for start in range(0, idx.size, FINALIZE_CHUNK):
             chunk = idx[start:start + FINALIZE_CHUNK]
-            orbit = _Orbit(buffer[np.ix_(rows, np.arange(dim), chunk)], first, compared, self.atol, self.rtol)
+            orbit = _Orbit(buffer[np.ix_(rows, np.arange(width), chunk)], first, compared, self.atol, self.rtol, dim)
             period[chunk], transient[chunk] = orbit.verify(period[chunk], transient[chunk])
             amplitude[chunk], center[chunk] = orbit.last_cycle(period[chunk])
         transient[period == 0] = -1
@@ -250,16 +259,17 @@ class Period(Observer):
             "status": status,
         }
         if self.orbit:
-            out["orbit"] = (("orbit_step", "coord"), unroll(buffer[:-1], t_end),
+            out["orbit"] = (("orbit_step", "coord"), unroll(buffer[:-1, :dim], t_end),
                             {"long_name": "last states w_{T-max_period+1} ... w_T", "last_step": t_end})
         return out
 
 
 class _Orbit:
-    """The buffered states w_first … w_T of some trajectories, (steps, d, n), checked in NumPy."""
+    """The buffered states w_first … w_T of some trajectories, (steps, width, n), checked in NumPy
+    (width d, or d·(1 + slots) for the full state: its first d columns are w)."""
 
-    def __init__(self, states, first: int, compared, atol: float, rtol: float):
-        self.states = states
+    def __init__(self, states, first: int, compared, atol: float, rtol: float, dim: int):
+        self.states = states[:, :dim]
         self.steps = first + np.arange(states.shape[0])
         self.compared = states[:, compared, :]
         self.atol = atol
