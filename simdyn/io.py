@@ -198,9 +198,11 @@ def optimizer_dataset(plan, run, result, block: Block | None = None) -> xr.Datas
             {"long_name": "recorded states w_t", "record_every": plan.record_every},
         )
     offset = 0
+    start_points = run.inputs.x0[np.arange(block.start, block.start + result.w.shape[1]) % run.inputs.x0.shape[0]]
     for obs, buffer in zip(run.request.observers, result.observer_buffers):
         names = obs.slots(d)
         state = {name: result.observer_state[offset + i] for i, name in enumerate(names)}
+        state.update(w0=start_points, wT=result.w.T)  # (N, d): supplied by the engine, not carried in slots
         offset += len(names)
         outputs = obs.finalize(state, d) if buffer is None else obs.finalize(state, d, buffer)
         for var, value in outputs.items():

@@ -327,6 +327,7 @@ def make_plan(
             observer_params=tuple(len(obs.params(land.dim)) for obs in run_observers),
             observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in run_observers),
             observer_sees_state=tuple(obs.sees_state for obs in run_observers),
+            observer_sees_previous=tuple(obs.sees_previous for obs in run_observers),
             **layout_common,
         )
         request = KernelRequest(opt, flags, land, sched, run_observers, layout, dtype, target)

@@ -22,8 +22,8 @@ P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU t
 first index, end index, combination), O (observer slots, N) float64, OQ observer params,
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
 observers that declare one (passed with the trajectory index to their init/update). An observer
-that sees the optimizer state receives z = (w_k …, s_i_k …) instead of w (see
-:mod:`simdyn.observe.base`).
+that sees the optimizer state receives z = (w_k …, s_i_k …) instead of w, one that sees the
+previous point also w_{t−1} (see :mod:`simdyn.observe.base`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class KernelLayout:
     record: bool
     observer_buffers: tuple[bool, ...] = ()
     observer_sees_state: tuple[bool, ...] = ()
+    observer_sees_previous: tuple[bool, ...] = ()
 
     def buffer_args(self) -> list[str]:
         """Kernel arguments of the observers' history buffers (B<m>, one per buffered observer)."""
@@ -67,12 +68,19 @@ def _sees_state(layout: KernelLayout, m: int) -> bool:
     return m < len(layout.observer_sees_state) and layout.observer_sees_state[m]
 
 
-def _observed(layout: KernelLayout, m: int, w: str, s: str) -> str:
-    """The tuple observer m receives: w, or z = (w, slots) when it sees the optimizer state
-    (``w`` and ``s`` are format strings of the coordinate k and slot i)."""
+def _sees_previous(layout: KernelLayout, m: int) -> bool:
+    return m < len(layout.observer_sees_previous) and layout.observer_sees_previous[m]
+
+
+def _observed(layout: KernelLayout, m: int, w: str, s: str, previous: str) -> str:
+    """The tuple observer m receives: w, then the optimizer slots when it sees the state, then
+    w_{t−1} when it sees the previous point (``w``, ``s`` and ``previous`` are format strings of
+    the coordinate k and slot i)."""
     items = [w.format(k=k) for k in range(layout.dim)]
     if _sees_state(layout, m):
         items += [s.format(i=i, k=k) for i in range(layout.n_slots) for k in range(layout.dim)]
+    if _sees_previous(layout, m):
+        items += [previous.format(k=k) for k in range(layout.dim)]
     return _tuple(items)
 
 
@@ -111,6 +119,8 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
         f"fin = {finite}",
         "fa = fa if ((fa != 0) | ok) else (t if fin else -t)",
     ]
+    if any(layout.observer_sees_previous):
+        lines += [f"v_{k} = w_{k}" for k in range(d)]  # w_{t−1}, for the observers that see it
     for k in range(d):
         lines.append(f"w_{k} = DT(n_{k}) if ok else w_{k}")
         for i in range(layout.n_slots):
@@ -119,7 +129,7 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
         buffer = f", B{m}, {traj}" if _buffered(layout, m) else ""
-        observed = _observed(layout, m, "w_{k}", "s_{i}_{k}")
+        observed = _observed(layout, m, "w_{k}", "s_{i}_{k}", "v_{k}")
         lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
     return lines
@@ -147,7 +157,7 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     """Observer state at step 0 (only when the run starts at t = 0)."""
     lines = []
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
-        w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j)
+        w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j, "W[{k}, %s]" % j)
         params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
         buffer = f", B{m}, {j}" if _buffered(layout, m) else ""
         lines.append(f"ov = observer_init_{m}({w}, {params}{buffer})")

@@ -25,8 +25,13 @@ An observer that sets ``sees_state = True`` watches the full optimizer state, no
 engine binds it to each optimizer (:meth:`Observer.for_optimizer`, setting ``state_slots``) and
 passes, in place of w, the tuple z_t = (w_t, s_t) of length d·(1 + state_slots): the d
 parameters, then each optimizer slot for every coordinate (slot-major: s₀ of coordinates
-0 … d − 1, then s₁ …), after step t (at step 0, the initial state). Use
-:meth:`Observer.observed_width` for its length.
+0 … d − 1, then s₁ …), after step t (at step 0, the initial state). An observer that sets
+``sees_previous = True`` also receives the point before the step: the tuple ends with w_{t−1}
+(d more numbers; w_0 again at step 0), so it need not carry a copy of w in its own slots (every
+slot is loaded and stored at every step). :meth:`Observer.observed_width` gives the length.
+
+The ``state`` dict given to ``finalize`` also holds ``"w0"`` and ``"wT"``, the (N, d) initial
+and final points, supplied by the engine (no slot needed for them).
 
 ``finalize`` may return the key ``"status"`` with an (N,) array of status codes
 (:data:`simdyn.io.STATUS`); it replaces the engine's converged/bounded verdict, never a
@@ -49,6 +54,8 @@ class Observer:
     sees_state: bool = False
     #: Optimizer slots per coordinate in z (set by :meth:`for_optimizer`; 0 while unbound).
     state_slots: int = 0
+    #: True: the observed tuple ends with the point before the step, w_{t−1}.
+    sees_previous: bool = False
 
     def slots(self, dim: int) -> tuple[str, ...]:
         """Names of the float64 state slots per trajectory."""
@@ -70,8 +77,9 @@ class Observer:
         return bound
 
     def observed_width(self, dim: int) -> int:
-        """Length of the tuple ``init``/``update`` receive: d, or d·(1 + state_slots) with ``sees_state``."""
-        return dim * (1 + self.state_slots) if self.sees_state else dim
+        """Length of the tuple ``init``/``update`` receive: w (d), the optimizer slots with
+        ``sees_state`` (d·state_slots), w_{t−1} with ``sees_previous`` (d)."""
+        return dim * (1 + (self.state_slots if self.sees_state else 0) + (1 if self.sees_previous else 0))
 
     def buffer(self, dim: int) -> tuple[int, int] | None:
         """(length, width) of a per-trajectory float64 history buffer, or None (the default)."""
@@ -99,4 +107,6 @@ class Observer:
             len(self.params(dim)),
             self.buffer(dim) is not None,
             self.observed_width(dim),
+            self.sees_state,
+            self.sees_previous,
         )

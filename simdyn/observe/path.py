@@ -9,79 +9,82 @@ Definitions (per trajectory, horizon T = ``steps``; a frozen trajectory's later 
 ``max_step`` is the quantity bounded by Proposition 1 of "Exploring the dynamics of Adam"
 (|w_{t+1} − w_t| ≤ η·√β₂(1 − β₁)/√((1 − β₂)(β₂ − β₁²)) per coordinate, ≈ 7.27·η for the
 defaults); ``displacement`` on a flat is the distance bounded by Proposition 2.
-The previous point w_t is kept in the observer's slots (the engine passes only w_{t+1}).
+Both see the previous point (``sees_previous``: the engine passes w_t with w_{t+1}), so their
+slots hold only what they accumulate; the displacement uses the engine's w_0 and w_T.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._source import GeneratedObserver, tuple_source, unpack_source
+from ._source import GeneratedObserver, tuple_source
 
 
 class PathLength(GeneratedObserver):
     """Length of the path Σ‖w_{t+1} − w_t‖₂ and the net displacement ‖w_T − w_0‖₂.
 
-    Variables ``path_length`` and ``displacement``. Slots: the length, the previous point and
-    the initial point (1 + 2d floats per trajectory).
+    Variables ``path_length`` and ``displacement``. One slot per trajectory: the length.
     """
 
     name = "path"
+    sees_previous = True
 
     def slots(self, dim):
-        return ("path_length", *[f"previous_{k}" for k in range(dim)], *[f"start_{k}" for k in range(dim)])
+        return ("path_length",)
 
     def source_key(self, dim):
         return (dim,)
 
     def source(self, dim):
-        steps = [f"s{k} = w{k} - o[{1 + k}]" for k in range(dim)]
+        steps = [f"s{k} = w{k} - p{k}" for k in range(dim)]
         length = "abs(s0)" if dim == 1 else f"math.sqrt({' + '.join(f's{k} * s{k}' for k in range(dim))})"
-        state = ["o[0] + step"] + [f"w{k}" for k in range(dim)] + [f"o[{1 + dim + k}]" for k in range(dim)]
-        body = "\n    ".join([unpack_source(dim), *steps, f"step = {length}"])
-        init_state = ["0.0"] + [f"w[{k}]" for k in range(dim)] * 2
+        body = "\n    ".join([_unpack_with_previous(dim), *steps, f"step = {length}"])
         return (
             "def init(w, q):\n"
-            f"    return {tuple_source(init_state)}\n"
+            "    return (0.0,)\n"
             "\n\n"
             "def update(o, t, w, active, q):\n"
             f"    {body}\n"
-            f"    return {tuple_source(state)}\n"
+            "    return (o[0] + step,)\n"
         )
 
     def finalize(self, state, dim):
-        last = np.stack([state[f"previous_{k}"] for k in range(dim)], axis=1)
-        start = np.stack([state[f"start_{k}"] for k in range(dim)], axis=1)
         return {
             "path_length": ((), state["path_length"], {"long_name": "sum over t of ||w_{t+1} - w_t||_2"}),
-            "displacement": ((), np.sqrt(np.sum((last - start) ** 2, axis=1)), {"long_name": "||w_T - w_0||_2"}),
+            "displacement": ((), np.sqrt(np.sum((state["wT"] - state["w0"]) ** 2, axis=1)),
+                             {"long_name": "||w_T - w_0||_2"}),
         }
 
 
 class MaxStep(GeneratedObserver):
     """Largest single step per coordinate, max_t |w_{t+1,k} − w_{t,k}|: variable ``max_step`` (dim
-    ``coord``), the quantity of Proposition 1. Slots: the maximum and the previous point (2d)."""
+    ``coord``), the quantity of Proposition 1. Slots: the maximum per coordinate (d)."""
 
     name = "max_step"
+    sees_previous = True
 
     def slots(self, dim):
-        return (*[f"max_step_{k}" for k in range(dim)], *[f"previous_{k}" for k in range(dim)])
+        return tuple(f"max_step_{k}" for k in range(dim))
 
     def source_key(self, dim):
         return (dim,)
 
     def source(self, dim):
-        state = [f"max(o[{k}], abs(w{k} - o[{dim + k}]))" for k in range(dim)] + [f"w{k}" for k in range(dim)]
-        init_state = ["0.0"] * dim + [f"w[{k}]" for k in range(dim)]
+        state = [f"max(o[{k}], abs(w{k} - p{k}))" for k in range(dim)]
         return (
             "def init(w, q):\n"
-            f"    return {tuple_source(init_state)}\n"
+            f"    return {tuple_source(['0.0'] * dim)}\n"
             "\n\n"
             "def update(o, t, w, active, q):\n"
-            f"    {unpack_source(dim)}\n"
+            f"    {_unpack_with_previous(dim)}\n"
             f"    return {tuple_source(state)}\n"
         )
 
     def finalize(self, state, dim):
         values = np.stack([state[f"max_step_{k}"] for k in range(dim)], axis=1)
         return {"max_step": (("coord",), values, {"long_name": "max over t of |w_{t+1,k} - w_{t,k}|"})}
+
+
+def _unpack_with_previous(dim: int) -> str:
+    """``w0, …, p0, … = w``: the point after the step and the one before (``sees_previous``)."""
+    return ", ".join([f"w{k}" for k in range(dim)] + [f"p{k}" for k in range(dim)]) + " = w"
