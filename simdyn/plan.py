@@ -320,7 +320,7 @@ def make_plan(
         flags = tuple(bool(used[name]) for name in opt.flags)
         # Observers that see the optimizer state are bound to this optimizer's slots.
         run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
-        observer_params = np.array([q for obs in run_observers for q in obs.params(land.dim)], dtype=float)
+        observer_params = _observer_param_table(run_observers, land, param_table)
         layout = KernelLayout(
             n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],
             observer_slots=tuple(len(obs.slots(land.dim)) for obs in run_observers),
@@ -369,6 +369,24 @@ def _param_table(land: Landscape, values: dict, sweep: Sweep) -> np.ndarray:
         else:
             rows.extend(np.full(sweep.size, float(x)) for x in np.ravel(value))
     return np.stack(rows) if rows else np.zeros((0, sweep.size))
+
+
+def _observer_param_table(observers, land: Landscape, param_table: np.ndarray) -> np.ndarray:
+    """(total observer params, C): every observer's ``params_for`` each combination's landscape
+    parameters, evaluated once per distinct parameter column."""
+    n_combo = param_table.shape[1]
+    if not observers:
+        return np.zeros((0, n_combo))
+    unique, inverse = np.unique(param_table.T, axis=0, return_inverse=True)
+    columns = []
+    for flat in unique:
+        values = land.unflat_params(tuple(flat))
+        column = [q for obs in observers for q in obs.params_for(land.dim, values)]
+        expected = sum(len(obs.params(land.dim)) for obs in observers)
+        if len(column) != expected:
+            raise ValueError(f"observers: params_for returned {len(column)} parameters, expected {expected}")
+        columns.append(column)
+    return np.asarray(columns, dtype=float).reshape(len(unique), -1)[np.ravel(inverse)].T.copy()
 
 
 def _initial_state(opt: Optimizer, hyper_table: np.ndarray) -> np.ndarray:

@@ -148,11 +148,35 @@ def test_nearest_minimum_needs_known_fixed_minima():
 
     moving = sd.Landscape("moving", 1, grad, loss, params={"c": 0.0},
                           critical_points=lambda v: [sd.CriticalPoint("minimum", (v["c"],))])
-    with pytest.raises(ValueError, match="move with a swept"):
-        sd.simulate("sgd", moving, np.zeros((1, 1)), steps=2, params={"c": [0.0, 1.0]},
-                    observers=[sd.observe.Hitting()], progress=False)
     bound = sd.observe.Hitting().bind(moving, {"c": 1.0})  # the minimum for this run's value of c
     np.testing.assert_array_equal(bound.targets, [[1.0]])
+
+    def minima(values):  # one minimum for c < 0, two for c >= 0
+        return [sd.CriticalPoint("minimum", (x,)) for x in ((values["c"],) if values["c"] < 0 else (0.0, 1.0))]
+
+    changing = sd.Landscape("changing", 1, grad, loss, params={"c": 0.0}, critical_points=minima)
+    with pytest.raises(ValueError, match="number of minima changes"):
+        sd.simulate("sgd", changing, np.zeros((1, 1)), steps=2, params={"c": [-1.0, 1.0]},
+                    observers=[sd.observe.Hitting()], progress=False)
+
+
+def test_nearest_minimum_follows_minima_that_move_with_a_swept_parameter():
+    # GD on (w − c)² with lr = 0.25 halves the distance to c every step: from 0, |w_t − c| = |c|·2⁻ᵗ,
+    # so the first t with |c|·2⁻ᵗ ≤ tol is ⌈log2(|c|/tol)⌉, for each swept c.
+    def grad(w, p, t):
+        return (2.0 * (w[0] - p[0]),)
+
+    def loss(w, p, t):
+        return (w[0] - p[0]) ** 2
+
+    moving = sd.Landscape("moving", 1, grad, loss, params={"c": 0.0},
+                          critical_points=lambda v: [sd.CriticalPoint("minimum", (v["c"],))])
+    cs, tol = np.array([0.0, 0.3, -1.0, 5.0]), 1e-3
+    ds = sd.simulate("sgd", moving, np.zeros((1, 1)), steps=40, hyper={"lr": 0.25}, params={"c": cs},
+                     observers=[sd.observe.Hitting(tol=tol)], progress=False)
+    expected = [0 if c == 0 else math.ceil(math.log2(abs(c) / tol)) for c in cs]
+    np.testing.assert_array_equal(ds.hit_step.values[:, 0], expected)
+    assert "landscape's minima of each combination" in ds.attrs["hitting_targets"]
 
 
 @pytest.mark.parametrize("make, message", [

@@ -19,7 +19,7 @@ first ``n_traj`` = N columns are trajectories.
 Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
 active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (schedule params, C),
 P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU tiles (local
-first index, end index, combination), O (observer slots, N) float64, OQ observer params,
+first index, end index, combination), O (observer slots, N) float64, OQ (observer params, C),
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
 observers that declare one (passed with the trajectory index to their init/update). An observer
 that sees the optimizer state receives z = (w_k …, s_i_k …) instead of w, one that sees the
@@ -127,7 +127,7 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
             lines.append(f"s_{i}_{k} = DT(u_{k}[{i}]) if ok else s_{i}_{k}")
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
-        params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
+        params = f"oq_{m}"
         buffer = f", B{m}, {traj}" if _buffered(layout, m) else ""
         observed = _observed(layout, m, "w_{k}", "s_{i}_{k}", "v_{k}")
         lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
@@ -158,7 +158,7 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     lines = []
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j, "W[{k}, %s]" % j)
-        params = _tuple([f"OQ[{qo + i}]" for i in range(nq)])
+        params = f"oq_{m}"
         buffer = f", B{m}, {j}" if _buffered(layout, m) else ""
         lines.append(f"ov = observer_init_{m}({w}, {params}{buffer})")
         lines += [f"O[{so + i}, {j}] = ov[{i}]" for i in range(ns)]
@@ -166,10 +166,13 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
 
 
 def _combination_tuples(layout: KernelLayout) -> list[str]:
+    """The constants of combination c: hyperparameters, schedule, landscape and observer params."""
     return [
         "h = " + _tuple([f"H[{i}, c]" for i in range(layout.n_hyper)]),
         "q = " + _tuple([f"Q[{i}, c]" for i in range(layout.n_sched)]),
         "p = " + _tuple([f"P[{i}, c]" for i in range(layout.n_params)]),
+        *[f"oq_{m} = " + _tuple([f"OQ[{qo + i}, c]" for i in range(nq)])
+          for m, (_, _, qo, nq) in enumerate(_observer_offsets(layout))],
     ]
 
 

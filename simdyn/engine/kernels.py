@@ -169,7 +169,7 @@ def cuda_signature(req: KernelRequest) -> tuple:
     f64, i64 = types.float64, types.int64
     return (
         real[:, ::1], real[:, :, ::1], i64[::1], real[:, ::1], real[:, ::1], real[:, ::1],
-        f64[:, ::1], f64[::1], real[:, :, ::1], i64[:, ::1],
+        f64[:, ::1], f64[:, ::1], real[:, :, ::1], i64[:, ::1],
         i64, i64, i64, i64, i64, i64, i64, real, real,
     ) + tuple(f64[:, :, ::1] for _ in req.layout.buffer_args())
 

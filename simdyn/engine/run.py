@@ -36,7 +36,7 @@ class BatchInputs:
     params: np.ndarray  # (n_params, C)
     init_state: np.ndarray  # (n_slots, C): the optimizer's initial slots per combination
     x0: np.ndarray  # (n_ic, d)
-    observer_params: np.ndarray  # (total observer params,)
+    observer_params: np.ndarray  # (total observer params, C)
     observer_buffers: tuple  # per observer: (length, width) of its history buffer, or None
     steps: int
     record_every: int  # 0 = no recording
@@ -125,6 +125,7 @@ def _allocate(req: KernelRequest, inp: BatchInputs, start: int, stop: int):
         records = np.zeros((1, d, 1), dtype=dt)
     buffers = [None if shape is None else _rows(tuple(shape), n, np.float64) for shape in inp.observer_buffers]
     tables = [np.ascontiguousarray(a[:, first:last], dtype=dt) for a in (inp.hypers, inp.schedule, inp.params)]
+    tables.append(np.ascontiguousarray(inp.observer_params[:, first:last], dtype=np.float64))
     return w, state, frozen, observer_state, records, buffers, tables
 
 
@@ -157,7 +158,6 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 
     sigma, threshold = real(inp.sigma), real(inp.threshold)
     n_ic = inp.x0.shape[0]
     n = stop - start
-    oq = np.ascontiguousarray(inp.observer_params, dtype=np.float64)
     scalars = (n_ic, start, n, inp.record_every, inp.seed, sigma, threshold)
     begin = time.perf_counter()
 
@@ -169,7 +169,8 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 
         tiles = cpu_tiles(start, stop, n_ic, _tile_size(n))
 
         def launch(t_begin, t_end):
-            kernel(w, state, frozen, *tables, observer_state, oq, records, tiles, t_begin, t_end, *scalars, *used_buffers)
+            kernel(w, state, frozen, *tables[:3], observer_state, tables[3], records, tiles, t_begin, t_end, *scalars,
+                   *used_buffers)
 
         for t_begin, t_end in _segments(inp.steps, n, update_progress):
             launch(t_begin, t_end)
@@ -183,8 +184,8 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 
 
     device = {name: cuda.to_device(arr) for name, arr in
               (("w", w), ("state", state), ("frozen", frozen), ("obs", observer_state), ("rec", records))}
-    device_tables = [cuda.to_device(a) for a in tables]
-    device_oq = cuda.to_device(oq)
+    device_tables = [cuda.to_device(a) for a in tables[:3]]
+    device_oq = cuda.to_device(tables[3])
     device_tiles = cuda.to_device(np.zeros((3, 1), dtype=np.int64))  # tiles are a CPU notion
     device_buffers = [cuda.to_device(b) for b in used_buffers]
     blocks = (n + CUDA_BLOCK - 1) // CUDA_BLOCK

@@ -114,6 +114,17 @@ class Landscape:
             flat.extend(float(x) for x in value.ravel())
         return tuple(flat)
 
+    def unflat_params(self, flat) -> dict:
+        """The parameter values of a flat ``p`` tuple (inverse of :meth:`flat_params`)."""
+        out, at = {}, 0
+        for key, default in self.params.items():
+            shape = np.shape(default)
+            size = int(np.prod(shape, dtype=int))
+            value = np.asarray(flat[at:at + size], dtype=float).reshape(shape)
+            out[key] = float(value) if value.ndim == 0 else value
+            at += size
+        return out
+
     def __repr__(self) -> str:
         return f"Landscape({self.name!r}, dim={self.dim}, params={self.params})"
 

@@ -11,8 +11,11 @@ per trajectory (registers on CUDA, a (slots, N) array walked with the batch on t
 * ``finalize(state, dim) -> {name: (extra_dims, values)}``: in NumPy, after the run, turning the
   slots into dataset variables of shape (N, *extra) with dims ``extra_dims`` after the batch dims.
 
-``q`` is a tuple of float parameters fixed for the run (``params(dim)``), passed at run time so
-that changing a tolerance does not recompile the kernel.
+``q`` is a tuple of float parameters (``params(dim)``), passed at run time so that changing a
+tolerance does not recompile the kernel. It may differ between the combinations of a sweep:
+the engine calls ``params_for(dim, values)`` with the landscape parameter values of each
+combination (the default returns ``params(dim)``), e.g. the known minima of a landscape whose
+minima move with a swept parameter.
 
 An observer that needs a history (a ring buffer of past states, say) declares
 ``buffer(dim) -> (length, width)``: the engine then allocates a float64 array ``buf`` of shape
@@ -92,6 +95,12 @@ class Observer:
     def finalize(self, state: dict, dim: int) -> dict:
         """Dataset variables from the final slot values: ``{name: (extra_dims, array)}``."""
         raise NotImplementedError
+
+    def params_for(self, dim: int, values: dict) -> tuple[float, ...]:
+        """Run-time parameters for one combination of a sweep, given its landscape parameter
+        ``values`` (scalars / arrays by name). Same length for every combination; the default
+        is ``params(dim)``."""
+        return self.params(dim)
 
     def attrs(self) -> dict:
         """Settings recorded in the dataset attributes (prefixed with the observer name)."""

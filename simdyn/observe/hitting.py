@@ -33,27 +33,33 @@ def _swept_combinations(landscape, params: dict):
         yield {**fixed, **{name: float(v) for name, v in zip(swept, values)}}
 
 
-def nearest_minimum_targets(landscape, params: dict) -> np.ndarray:
-    """The (K, d) array of the landscape's known minima, the same for every swept combination.
+def minima_points(landscape, values: dict) -> np.ndarray:
+    """The (K, d) known minima of ``landscape`` at parameter ``values``, sorted (so a minimum keeps
+    its index K while it moves with a parameter)."""
+    points = sorted(tuple(cp.location) for cp in landscape.minima(values))
+    return np.array(points, dtype=float).reshape(len(points), landscape.dim)
 
-    Raises ValueError when the landscape lists no minimum, or when the minima move with a
-    swept landscape parameter (observer parameters are one tuple per run, not per combination).
+
+def nearest_minimum_targets(landscape, params: dict) -> tuple[np.ndarray, bool]:
+    """The (K, d) known minima at the first swept combination, and whether they move with a
+    swept landscape parameter (then each combination gets its own, through ``params_for``).
+
+    Raises ValueError when the landscape lists no minimum, or when the number of minima changes
+    with a swept parameter (K shapes the compiled code).
     """
-    sets = [tuple(sorted(cp.location for cp in landscape.minima(combo)))
-            for combo in _swept_combinations(landscape, params)]
+    sets = [minima_points(landscape, combo) for combo in _swept_combinations(landscape, params)]
     first = sets[0]
-    if not first:
+    if not len(first):
         raise ValueError(
             f"Hitting: target='nearest_minimum' but landscape {landscape.name!r} lists no isolated minimum "
             "for these parameters; give the target point(s) explicitly"
         )
-    if any(s != first for s in sets):
+    if any(len(s) != len(first) for s in sets):
         raise ValueError(
-            f"Hitting: target='nearest_minimum' on {landscape.name!r}: the minima move with a swept landscape "
-            "parameter, and an observer's targets are fixed for a run; run each parameter value separately or "
-            "give explicit targets"
+            f"Hitting: target='nearest_minimum' on {landscape.name!r}: the number of minima changes with a swept "
+            "landscape parameter; sweep the values with the same number of minima separately, or give explicit targets"
         )
-    return np.array(first, dtype=float).reshape(len(first), landscape.dim)
+    return first, any(not np.array_equal(s, first) for s in sets)
 
 
 class Hitting(GeneratedObserver):
@@ -63,7 +69,9 @@ class Hitting(GeneratedObserver):
     Parameters
     ----------
     target : (d,) point, (K, d) array of points, or "nearest_minimum" (default)
-        The point(s) to reach; "nearest_minimum" uses the landscape's known minima.
+        The point(s) to reach; "nearest_minimum" uses the landscape's known minima, sorted (those
+        of each combination when they move with a swept landscape parameter; their number must
+        not change). ``hit_target`` is the index of the minimum reached in that order.
     tol : float ≥ 0
         Radius of the Euclidean ball around each target (default 1e-3, Section 6 of the paper).
 
@@ -101,7 +109,8 @@ class Hitting(GeneratedObserver):
         bound = self
         if self.targets is None:
             bound = copy.copy(self)
-            bound.targets = nearest_minimum_targets(landscape, params)
+            bound.targets, bound.moving = nearest_minimum_targets(landscape, params)
+            bound.landscape = landscape
         elif self.targets.shape[1] != landscape.dim:
             raise ValueError(f"Hitting: target has {self.targets.shape[1]} coordinates, the landscape has dimension {landscape.dim}")
         return bound.specialize(landscape.dim)
@@ -117,6 +126,11 @@ class Hitting(GeneratedObserver):
     def params(self, dim):
         # q = (tol², m_1 coordinates …, m_K coordinates …)
         return (self.tol ** 2, *map(float, self.targets.ravel()))
+
+    def params_for(self, dim, values):
+        if not getattr(self, "moving", False):
+            return self.params(dim)
+        return (self.tol ** 2, *map(float, minima_points(self.landscape, values).ravel()))
 
     def source_key(self, dim):
         return (dim, self._count())
@@ -165,6 +179,8 @@ class Hitting(GeneratedObserver):
 
     def attrs(self):
         attrs = {"tol": self.tol, "target": self.target}
-        if self.targets is not None:
+        if getattr(self, "moving", False):
+            attrs["targets"] = "the landscape's minima of each combination, sorted"
+        elif self.targets is not None:
             attrs["targets"] = self.targets.ravel()
         return attrs
