@@ -19,6 +19,7 @@ import xarray as xr
 
 from ._version import __version__
 from .engine.kernels import get_loss_kernel
+from .engine.run import per_trajectory
 from .initial import coord_labels
 from .layout import Block
 
@@ -186,7 +187,7 @@ def optimizer_dataset(plan, run, result, block: Block | None = None) -> xr.Datas
         ),
         "stop_step": (
             dims,
-            per_traj(np.where(frozen != 0, np.abs(frozen), -1)),
+            per_traj(np.where(frozen != 0, np.abs(frozen), -1).astype(np.int64)),
             {"long_name": "step at which a diverged/non-finite trajectory was frozen (-1: never)"},
         ),
     }
@@ -198,11 +199,13 @@ def optimizer_dataset(plan, run, result, block: Block | None = None) -> xr.Datas
             {"long_name": "recorded states w_t", "record_every": plan.record_every},
         )
     offset = 0
-    start_points = run.inputs.x0[np.arange(block.start, block.start + result.w.shape[1]) % run.inputs.x0.shape[0]]
+    if run.request.observers:  # w_0 of every trajectory, (N, d): the engine's, not carried in slots
+        start_points = np.empty((d, result.w.shape[1]))
+        per_trajectory(run.inputs.x0, run.inputs.init_state, block.start, block.start + result.w.shape[1], start_points)
     for obs, buffer in zip(run.request.observers, result.observer_buffers):
         names = obs.slots(d)
         state = {name: result.observer_state[offset + i] for i, name in enumerate(names)}
-        state.update(w0=start_points, wT=result.w.T)  # (N, d): supplied by the engine, not carried in slots
+        state.update(w0=start_points.T, wT=result.w.T)
         offset += len(names)
         outputs = obs.finalize(state, d) if buffer is None else obs.finalize(state, d, buffer)
         for var, value in outputs.items():

@@ -202,6 +202,8 @@ def make_plan(
     if not _is_int(steps) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     steps = int(steps)
+    if dtype == "float32" and steps > np.iinfo(np.int32).max:
+        raise ValueError(f"steps must be <= {np.iinfo(np.int32).max} with dtype='float32' (int32 step codes), got {steps}")
     if record_every is not None and (not _is_int(record_every) or record_every < 1):
         raise ValueError(f"record_every must be None or an integer >= 1, got {record_every!r}")
     if noise is not None and not isinstance(noise, Gaussian):

@@ -295,3 +295,22 @@ def test_chunked_runs_equal_the_unchunked_run(chunk_size):
     chunked = sd.simulate("adam", "valley", x0, 40, chunk_size=chunk_size, **kwargs)
     for name in ("w", "trajectory", "status", "stop_step", "max_abs", "loss"):
         np.testing.assert_array_equal(chunked[name].values, whole[name].values)
+
+
+@pytest.mark.parametrize("n_ic, n_combo", [(7, 3), (1, 200), (5, 100)])
+def test_per_trajectory_columns_match_the_flat_index_formula(n_ic, n_combo, monkeypatch):
+    # Both ways of filling the per-trajectory columns (slices per combination, or gathers when
+    # there are many) give x0[g mod n_ic] and table[:, g div n_ic] for every flat index g.
+    from simdyn.engine import run as engine_run
+
+    rng = np.random.default_rng(n_ic)
+    x0, table = rng.normal(size=(n_ic, 2)), rng.normal(size=(3, n_combo))
+    size = n_ic * n_combo
+    for limit in (0, 10_000):
+        monkeypatch.setattr(engine_run, "SLICE_COPY_MAX", limit)
+        for start, stop in ((0, size), (1, size - 2), (size // 3, size // 3 + 1)):
+            g = np.arange(start, stop)
+            points, slots = np.empty((2, stop - start)), np.empty((3, 2, stop - start))
+            engine_run.per_trajectory(x0, table, start, stop, points, slots)
+            np.testing.assert_array_equal(points, x0[g % n_ic].T)
+            np.testing.assert_array_equal(slots, np.broadcast_to(table[:, None, g // n_ic], slots.shape))

@@ -5,22 +5,12 @@ tests/test_escape_scripts.py``. They check that each script runs end to end and 
 netCDF files and figures, and a few of the numbers it prints are the paper's.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import simdyn as sd
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from scripts_loader import load
 
 
 @pytest.mark.slow

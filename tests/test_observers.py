@@ -136,25 +136,29 @@ def test_nearest_minimum_with_two_minima_reports_which_was_hit():
     np.testing.assert_array_equal(ds.attrs["hitting_targets"], minima.ravel())
 
 
-def test_nearest_minimum_needs_known_fixed_minima():
+def shifted_grad(w, p, t):
+    return (2.0 * (w[0] - p[0]),)
+
+
+def shifted_loss(w, p, t):
+    return (w[0] - p[0]) ** 2
+
+
+# (w − c)², whose one minimum moves with c.
+MOVING = sd.Landscape("moving", 1, shifted_grad, shifted_loss, params={"c": 0.0},
+                      critical_points=lambda v: [sd.CriticalPoint("minimum", (v["c"],))])
+
+
+def test_nearest_minimum_needs_known_minima_in_a_fixed_number():
     with pytest.raises(ValueError, match="no isolated minimum"):
         sd.simulate("sgd", "saddle", np.zeros((1, 2)), steps=2, observers=[sd.observe.Hitting()], progress=False)
-
-    def grad(w, p, t):
-        return (2.0 * (w[0] - p[0]),)
-
-    def loss(w, p, t):
-        return (w[0] - p[0]) ** 2
-
-    moving = sd.Landscape("moving", 1, grad, loss, params={"c": 0.0},
-                          critical_points=lambda v: [sd.CriticalPoint("minimum", (v["c"],))])
-    bound = sd.observe.Hitting().bind(moving, {"c": 1.0})  # the minimum for this run's value of c
+    bound = sd.observe.Hitting().bind(MOVING, {"c": 1.0})  # the minimum for this run's value of c
     np.testing.assert_array_equal(bound.targets, [[1.0]])
 
     def minima(values):  # one minimum for c < 0, two for c >= 0
         return [sd.CriticalPoint("minimum", (x,)) for x in ((values["c"],) if values["c"] < 0 else (0.0, 1.0))]
 
-    changing = sd.Landscape("changing", 1, grad, loss, params={"c": 0.0}, critical_points=minima)
+    changing = sd.Landscape("changing", 1, shifted_grad, shifted_loss, params={"c": 0.0}, critical_points=minima)
     with pytest.raises(ValueError, match="number of minima changes"):
         sd.simulate("sgd", changing, np.zeros((1, 1)), steps=2, params={"c": [-1.0, 1.0]},
                     observers=[sd.observe.Hitting()], progress=False)
@@ -163,16 +167,8 @@ def test_nearest_minimum_needs_known_fixed_minima():
 def test_nearest_minimum_follows_minima_that_move_with_a_swept_parameter():
     # GD on (w − c)² with lr = 0.25 halves the distance to c every step: from 0, |w_t − c| = |c|·2⁻ᵗ,
     # so the first t with |c|·2⁻ᵗ ≤ tol is ⌈log2(|c|/tol)⌉, for each swept c.
-    def grad(w, p, t):
-        return (2.0 * (w[0] - p[0]),)
-
-    def loss(w, p, t):
-        return (w[0] - p[0]) ** 2
-
-    moving = sd.Landscape("moving", 1, grad, loss, params={"c": 0.0},
-                          critical_points=lambda v: [sd.CriticalPoint("minimum", (v["c"],))])
     cs, tol = np.array([0.0, 0.3, -1.0, 5.0]), 1e-3
-    ds = sd.simulate("sgd", moving, np.zeros((1, 1)), steps=40, hyper={"lr": 0.25}, params={"c": cs},
+    ds = sd.simulate("sgd", MOVING, np.zeros((1, 1)), steps=40, hyper={"lr": 0.25}, params={"c": cs},
                      observers=[sd.observe.Hitting(tol=tol)], progress=False)
     expected = [0 if c == 0 else math.ceil(math.log2(abs(c) / tol)) for c in cs]
     np.testing.assert_array_equal(ds.hit_step.values[:, 0], expected)

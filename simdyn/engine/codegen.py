@@ -17,7 +17,8 @@ combination c, initial condition i), so a study can run in chunks with identical
 The (·, N) arrays may be wider than N (padded rows, see :mod:`simdyn.engine.run`); only their
 first ``n_traj`` = N columns are trajectories.
 Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
-active, +t diverged at step t, −t non-finite at step t), H (hypers, C), Q (schedule params, C),
+active, +t diverged at step t, −t non-finite at step t; int32 in float32 kernels so that its
+vector lanes are as wide as the floats', int64 otherwise), H (hypers, C), Q (schedule params, C),
 P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU tiles (local
 first index, end index, combination), O (observer slots, N) float64, OQ (observer params, C),
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
@@ -117,7 +118,7 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     lines += [
         f"ok = (fa == 0) & {inside}",
         f"fin = {finite}",
-        "fa = fa if ((fa != 0) | ok) else (t if fin else -t)",
+        "fa = fa if ((fa != 0) | ok) else (FT(t) if fin else FT(-t))",
     ]
     if any(layout.observer_sees_previous):
         lines += [f"v_{k} = w_{k}" for k in range(d)]  # w_{t−1}, for the observers that see it

@@ -68,6 +68,7 @@ def _namespace(req: KernelRequest) -> dict:
         "FLAGS": req.flags,
         "INF": math.inf,
         "DT": numba.float32 if dtype == "float32" else numba.float64,
+        "FT": numba.int32 if dtype == "float32" else numba.int64,  # frozen codes: lanes as wide as DT's
         "prange": numba.prange,
         "U64": numba.uint64,
         "I64": numba.int64,
@@ -166,9 +167,10 @@ def cuda_signature(req: KernelRequest) -> tuple:
     from numba import types
 
     real = types.float32 if req.dtype == "float32" else types.float64
+    frozen = types.int32 if req.dtype == "float32" else types.int64
     f64, i64 = types.float64, types.int64
     return (
-        real[:, ::1], real[:, :, ::1], i64[::1], real[:, ::1], real[:, ::1], real[:, ::1],
+        real[:, ::1], real[:, :, ::1], frozen[::1], real[:, ::1], real[:, ::1], real[:, ::1],
         f64[:, ::1], f64[:, ::1], real[:, :, ::1], i64[:, ::1],
         i64, i64, i64, i64, i64, i64, i64, real, real,
     ) + tuple(f64[:, :, ::1] for _ in req.layout.buffer_args())

@@ -104,19 +104,42 @@ def _tile_size(n: int) -> int:
     return min(CPU_TILE, max(64, -(-per_thread // 64) * 64))
 
 
+#: Above this many combinations in one launch, per-trajectory columns are gathered by fancy
+#: indexing instead of one slice copy per combination.
+SLICE_COPY_MAX = 64
+
+
+def per_trajectory(x0: np.ndarray, table: np.ndarray, start: int, stop: int, out_x0=None, out_table=None):
+    """Columns ``start ≤ g < stop`` of the flattened batch (g = c·n_ic + i): the initial points
+    x0[i] (n_ic, d) written transposed into ``out_x0`` (d, n) and the per-combination ``table``
+    (k, C) columns c into ``out_table`` (k, …, n). Slice copies per combination (the common case
+    of few combinations), gathers otherwise."""
+    n_ic = x0.shape[0]
+    first, last = start // n_ic, (stop - 1) // n_ic + 1
+    if last - first > SLICE_COPY_MAX:
+        g = np.arange(start, stop)
+        if out_x0 is not None:
+            out_x0[...] = x0[g % n_ic].T
+        if out_table is not None:
+            out_table[...] = table[:, g // n_ic].reshape(table.shape[:1] + (1,) * (out_table.ndim - 2) + (-1,))
+        return
+    for c in range(first, last):
+        lo, hi = max(start, c * n_ic), min(stop, (c + 1) * n_ic)
+        if out_x0 is not None:
+            out_x0[:, lo - start:hi - start] = x0[lo - c * n_ic:hi - c * n_ic].T
+        if out_table is not None:
+            out_table[..., lo - start:hi - start] = table[:, c].reshape(table.shape[:1] + (1,) * (out_table.ndim - 1))
+
+
 def _allocate(req: KernelRequest, inp: BatchInputs, start: int, stop: int):
     dt = np.dtype(req.dtype)
     n_ic, d = inp.x0.shape
     n = stop - start
-    g = np.arange(start, stop)
-    combo = g // n_ic - start // n_ic
     w = _rows((d,), n, dt)
-    w[:, :n] = inp.x0[g % n_ic].T
-    first, last = start // n_ic, (stop - 1) // n_ic + 1
-    init = inp.init_state[:, first:last]
     state = _rows((req.layout.n_slots, d), n, dt)
-    state[:, :, :n] = init[:, combo][:, None, :]
-    frozen = _rows((), n, np.int64)
+    per_trajectory(inp.x0, inp.init_state, start, stop, w[:, :n], state[:, :, :n])
+    first, last = start // n_ic, (stop - 1) // n_ic + 1
+    frozen = _rows((), n, np.int32 if dt == np.float32 else np.int64)  # the kernels' FT
     observer_state = _rows((sum(req.layout.observer_slots),), n, np.float64)
     if inp.record_every:
         records = _rows((inp.steps // inp.record_every + 1, d), n, dt)
