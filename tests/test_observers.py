@@ -343,3 +343,25 @@ def test_chunked_runs_and_pickled_observers_give_the_same_observations():
         copy = pickle.loads(pickle.dumps(bound))
         assert type(copy) is type(bound) and type(copy).update is type(bound).update
         assert copy.slots(2) == bound.slots(2) and copy.params(2) == bound.params(2)
+
+
+def test_readme_observer_example_counts_sign_changes(tmp_path, monkeypatch):
+    # The README's user-written observer, run from a file (as a user would), against the sign
+    # changes counted on the recorded trajectory.
+    import re
+    import runpy
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme.split("## Writing an observer", 1)[1], re.S).group(1)
+    script = tmp_path / "sign_changes.py"
+    script.write_text(code)
+    monkeypatch.chdir(tmp_path)
+    namespace = runpy.run_path(str(script))
+    ds = namespace["ds"]
+    recorded = sd.simulate(["adam", "rmsprop"], "valley", np.array([[0.9, 0.9]]), 10_000, record_every=1,
+                           progress=False)
+    x = recorded.trajectory.sel(coord="x").values  # (optimizer, traj, step)
+    expected = np.sum(x[..., 1:] * x[..., :-1] < 0.0, axis=-1)
+    np.testing.assert_array_equal(ds.sign_changes.values, expected)
+    assert 0 < ds.sign_changes.sel(optimizer="adam").item() < 1000 < ds.sign_changes.sel(optimizer="rmsprop").item()
