@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 import simdyn as sd
+from _report import TextLog
 from simdyn.analysis import adam_two_cycle, two_cycle_stability_boundary
 
 X0 = np.array([[0.9, 0.9], [0.01, 0.01]])
@@ -104,11 +105,7 @@ def orbit_diagrams(ds, path):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.makedirs(args.out, exist_ok=True)
-    lines = []
-
-    def log(text=""):
-        print(text, flush=True)
-        lines.append(text)
+    log = TextLog()
 
     lrs = np.geomspace(1e-4, 1e-1, 16 if args.quick else 40)
     beta1s = np.round(np.linspace(0.0, 0.99, 12 if args.quick else 34), 4)
@@ -133,8 +130,7 @@ def main(argv=None):
     sd.save(ds, os.path.join(args.out, "adam_period_scan.nc"))
     maps(ds, boundary, os.path.join(args.out, "adam_period_scan.png"))
     orbit_diagrams(ds, os.path.join(args.out, "adam_period_scan_bifurcation.png"))
-    with open(os.path.join(args.out, "adam_period_scan.txt"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    log.write(os.path.join(args.out, "adam_period_scan.txt"))
     log(f"wrote {args.out}adam_period_scan.nc, .png, _bifurcation.png, .txt")
     return ds
 

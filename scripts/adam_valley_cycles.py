@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 import simdyn as sd
+from _report import TextLog
 from simdyn.analysis import adam_two_cycle, adam_two_cycle_multipliers, two_cycle_stability_boundary
 
 LR = 1e-3
@@ -199,11 +200,7 @@ def figure5(rows, steps, small_beta1, path):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.makedirs(args.out, exist_ok=True)
-    lines = []
-
-    def log(text=""):
-        print(text, flush=True)
-        lines.append(text)
+    log = TextLog()
 
     steps = args.steps
     log(f"Section 6 of 'Exploring the dynamics of Adam': eta = {LR}, w0 = {X0}, {steps} steps, float64")
@@ -264,8 +261,7 @@ def main(argv=None):
     )
     sd.save(ds, os.path.join(args.out, "adam_valley_cycles.nc"))
     figure5(rows, steps, small_beta1, os.path.join(args.out, "adam_valley_cycles.png"))
-    with open(os.path.join(args.out, "adam_valley_cycles.txt"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    log.write(os.path.join(args.out, "adam_valley_cycles.txt"))
     log(f"wrote {args.out}adam_valley_cycles.nc, .png, .txt")
     return ds
 

@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 import simdyn as sd
+from _report import TextLog
 from simdyn.engine.run import run_batch
 from simdyn.plan import make_plan
 
@@ -123,11 +124,7 @@ def plot(rows, path):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.makedirs(args.out, exist_ok=True)
-    lines = []
-
-    def log(text=""):
-        print(text, flush=True)
-        lines.append(text)
+    log = TextLog()
 
     x0 = np.random.default_rng(20240601).uniform(-1.0, 1.0, (args.n, 2))
     log(f"N = {args.n} trajectories x {args.steps} steps, float64, CPU, best of {args.repeats}; "
@@ -149,8 +146,7 @@ def main(argv=None):
     if args.scale:
         scale_check(log)
     plot(rows, os.path.join(args.out, "bench_period.png"))
-    with open(os.path.join(args.out, "bench_period.txt"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    log.write(os.path.join(args.out, "bench_period.txt"))
     return rows
 
 

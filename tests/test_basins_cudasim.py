@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import simdyn as sd
+from cudasim_helpers import both_targets as both_target_results
 
 pytestmark = [
     pytest.mark.cudasim,
@@ -19,8 +20,7 @@ pytestmark = [
 
 
 def both_targets(*args, **kwargs):
-    kwargs.setdefault("progress", False)
-    return sd.basins(*args, target="cpu", **kwargs), sd.basins(*args, target="cuda", **kwargs)
+    return both_target_results(*args, run=sd.basins, **kwargs)
 
 
 def assert_same_basins(cpu, gpu):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import simdyn as sd
+from cudasim_helpers import both_targets
 
 pytestmark = [
     pytest.mark.cudasim,
@@ -19,11 +20,6 @@ pytestmark = [
 
 X0 = np.array([[0.6, -0.4], [-0.2, 0.9], [1e-3, 0.5]])
 NON_DEFAULT = {"momentum": {"dampening": 0.2}, "rmsprop": {"centered": True, "momentum": 0.5}, "adagrad": {"lr_decay": 0.1}}
-
-
-def both_targets(*args, **kwargs):
-    kwargs.setdefault("progress", False)
-    return sd.simulate(*args, target="cpu", **kwargs), sd.simulate(*args, target="cuda", **kwargs)
 
 
 @pytest.mark.parametrize("optimizer", list(sd.OPTIMIZERS))

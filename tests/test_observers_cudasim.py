@@ -12,16 +12,12 @@ import numpy as np
 import pytest
 
 import simdyn as sd
+from cudasim_helpers import both_targets
 
 pytestmark = [
     pytest.mark.cudasim,
     pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1", reason="needs NUMBA_ENABLE_CUDASIM=1"),
 ]
-
-
-def both_targets(*args, **kwargs):
-    kwargs.setdefault("progress", False)
-    return sd.simulate(*args, target="cpu", **kwargs), sd.simulate(*args, target="cuda", **kwargs)
 
 
 def test_exit_hitting_and_path_observers_match_the_cpu():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import simdyn as sd
+from cudasim_helpers import both_targets
 
 pytestmark = [
     pytest.mark.cudasim,
@@ -28,11 +29,6 @@ def zero_loss(w, p, t):
 
 
 LOGISTIC = sd.Landscape("logistic", 1, logistic_grad, zero_loss, params={"r": 3.0})
-
-
-def both_targets(*args, **kwargs):
-    kwargs.setdefault("progress", False)
-    return sd.simulate(*args, target="cpu", **kwargs), sd.simulate(*args, target="cuda", **kwargs)
 
 
 def assert_same_periods(cpu, gpu):
