@@ -201,7 +201,7 @@ def optimizer_dataset(plan, run, result, block: Block | None = None) -> xr.Datas
     offset = 0
     if run.request.observers:  # w_0 of every trajectory, (N, d): the engine's, not carried in slots
         start_points = np.empty((d, result.w.shape[1]))
-        per_trajectory(run.inputs.x0, run.inputs.init_state, block.start, block.start + result.w.shape[1], start_points)
+        per_trajectory(run.inputs.x0, None, block.start, block.start + result.w.shape[1], start_points)
     for obs, buffer in zip(run.request.observers, result.observer_buffers):
         names = obs.slots(d)
         state = {name: result.observer_state[offset + i] for i, name in enumerate(names)}

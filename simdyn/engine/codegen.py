@@ -61,16 +61,9 @@ def _tuple(items: list[str]) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def _buffered(layout: KernelLayout, m: int) -> bool:
-    return m < len(layout.observer_buffers) and layout.observer_buffers[m]
-
-
-def _sees_state(layout: KernelLayout, m: int) -> bool:
-    return m < len(layout.observer_sees_state) and layout.observer_sees_state[m]
-
-
-def _sees_previous(layout: KernelLayout, m: int) -> bool:
-    return m < len(layout.observer_sees_previous) and layout.observer_sees_previous[m]
+def _has(flags: tuple[bool, ...], m: int) -> bool:
+    """Whether observer m has a per-observer layout flag (missing entries are False)."""
+    return m < len(flags) and flags[m]
 
 
 def _observed(layout: KernelLayout, m: int, w: str, s: str, previous: str) -> str:
@@ -78,9 +71,9 @@ def _observed(layout: KernelLayout, m: int, w: str, s: str, previous: str) -> st
     w_{t−1} when it sees the previous point (``w``, ``s`` and ``previous`` are format strings of
     the coordinate k and slot i)."""
     items = [w.format(k=k) for k in range(layout.dim)]
-    if _sees_state(layout, m):
+    if _has(layout.observer_sees_state, m):
         items += [s.format(i=i, k=k) for i in range(layout.n_slots) for k in range(layout.dim)]
-    if _sees_previous(layout, m):
+    if _has(layout.observer_sees_previous, m):
         items += [previous.format(k=k) for k in range(layout.dim)]
     return _tuple(items)
 
@@ -129,7 +122,7 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = f"oq_{m}"
-        buffer = f", B{m}, {traj}" if _buffered(layout, m) else ""
+        buffer = f", B{m}, {traj}" if _has(layout.observer_buffers, m) else ""
         observed = _observed(layout, m, "w_{k}", "s_{i}_{k}", "v_{k}")
         lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
@@ -160,7 +153,7 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j, "W[{k}, %s]" % j)
         params = f"oq_{m}"
-        buffer = f", B{m}, {j}" if _buffered(layout, m) else ""
+        buffer = f", B{m}, {j}" if _has(layout.observer_buffers, m) else ""
         lines.append(f"ov = observer_init_{m}({w}, {params}{buffer})")
         lines += [f"O[{so + i}, {j}] = ov[{i}]" for i in range(ns)]
     return lines
