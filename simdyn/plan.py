@@ -180,6 +180,12 @@ def _available_memory() -> int:
         return 8 * 2**30
 
 
+def memory_budget(max_memory=None) -> float:
+    """Bytes a run may hold for recordings or history buffers: ``max_memory``, or half the
+    memory available now."""
+    return max_memory if max_memory is not None else 0.5 * _available_memory()
+
+
 def make_plan(
     optimizer,
     landscape,
@@ -288,7 +294,7 @@ def make_plan(
     if record_every:
         n_records = steps // record_every + 1
         need = n_records * land.dim * n_batch * dt.itemsize * len(opts)
-        budget = max_memory if max_memory is not None else 0.5 * _available_memory()
+        budget = memory_budget(max_memory)
         if need > budget:
             raise ValueError(
                 f"record_every={record_every}: the recording needs {_bytes(need)} "

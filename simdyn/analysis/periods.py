@@ -26,17 +26,9 @@ dynamics of Adam", Section 6) in closed form with its stability.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import xarray as xr
-
-
-def _available_memory() -> int:
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
 
 
 def period_scan_memory(n_trajectories: int, dim: int, max_period: int, orbit: bool, width: int | None = None) -> int:
@@ -66,7 +58,7 @@ def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 
     detection criterion is documented in :mod:`simdyn.observe.period`.
     """
     from ..observe.period import Period
-    from ..plan import make_plan
+    from ..plan import make_plan, memory_budget
     from ..simulate import simulate
 
     detector = Period(max_period, atol=atol, rtol=rtol, on=on, repeats=repeats, coords=coords, orbit=orbit)
@@ -75,7 +67,7 @@ def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 
                      **{k: v for k, v in simulate_kwargs.items() if k not in ("progress",)})
     width = max(run.request.observers[0].observed_width(plan.landscape.dim) for run in plan.runs)
     need = period_scan_memory(plan.n_trajectories, plan.landscape.dim, max_period, orbit, width)
-    budget = max_memory if max_memory is not None else 0.5 * _available_memory()
+    budget = memory_budget(max_memory)
     if need > budget:
         raise ValueError(
             f"period_scan: {plan.n_trajectories} trajectories x {plan.landscape.dim} coords need "
