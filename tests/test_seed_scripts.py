@@ -23,6 +23,11 @@ def first_step():
     return load("first_step")
 
 
+@pytest.fixture(scope="module")
+def noise_profile():
+    return load("noise_profile")
+
+
 # --- Reddi et al. -------------------------------------------------------------------------------
 
 
@@ -111,6 +116,64 @@ def test_adam_first_step_is_invariant_to_diagonal_scaling_and_sgd_is_not(first_s
     assert float(scaled.sgd_angle_deg.max()) > 10.0
 
 
+# --- noise profile -----------------------------------------------------------------------------
+
+
+def wavy_grad(w, p, t):
+    return (1.5 * np.cos(1.3 * t) + 0.2,)
+
+
+def wavy_loss(w, p, t):
+    return 0.0
+
+
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_moment_checkpoints_equal_the_adam_recurrence(noise_profile, bias_correction):
+    """Oracle: Adam's recurrences (torch.optim.Adam's formula) in a NumPy loop, on a gradient that
+    depends on t only, g_t = 1.5·cos(1.3t) + 0.2: m_t and w_t − w_{t−1} at the checkpoints."""
+    wavy = sd.Landscape("wavy", dim=1, grad=wavy_grad, loss=wavy_loss)
+    checkpoints = (1, 2, 7, 40)
+    hyper = {**noise_profile.ADAM, "bias_correction": bias_correction}
+    ds = sd.simulate("adam", wavy, np.zeros((2, 1)), 50, hyper=hyper,
+                     observers=[noise_profile.MomentCheckpoints(checkpoints)], progress=False)
+    b1, b2, lr, eps = (noise_profile.ADAM[k] for k in ("beta1", "beta2", "lr", "eps"))
+    m = v = 0.0
+    expected_m, expected_step = [], []
+    for t in range(1, 41):
+        g = 1.5 * np.cos(1.3 * t) + 0.2
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        bc1, bc2 = (1 - b1 ** t, 1 - b2 ** t) if bias_correction else (1.0, 1.0)
+        if t in checkpoints:
+            expected_m.append(m)
+            expected_step.append(-(lr / bc1) * m / (np.sqrt(v) / np.sqrt(bc2) + eps))
+    np.testing.assert_allclose(ds.m.values, [expected_m] * 2, rtol=1e-12)
+    np.testing.assert_allclose(ds.step.values, [expected_step] * 2, rtol=1e-9, atol=1e-18)
+
+
+def test_first_moment_variance_is_the_closed_form_not_one_over_root_t(noise_profile):
+    """Oracle: Var[m_T] = σ²(1 − β₁)²(1 − β₁^{2T})/(1 − β₁²) within 5 standard errors (N = 2·10⁴,
+    σ = 0.5), so the limit σ²(1 − β₁)/(1 + β₁) is reached and kept, not decaying as 1/√T."""
+    sigma, n = 0.5, 20_000
+    ds = noise_profile.simulate(n, 200, sigma, False)
+    measured = ds.m.var("traj", ddof=1)
+    closed = noise_profile.var_m_closed_form(ds.checkpoint.values, sigma)
+    se = closed * np.sqrt(2.0 / (n - 1))
+    assert np.all(np.abs(measured.values - closed) < 5 * se)
+    assert float(measured.sel(checkpoint=200) / measured.sel(checkpoint=20)) == pytest.approx(1.0, abs=0.05)
+    assert noise_profile.var_m_limit(sigma) == pytest.approx(closed[-1], rel=1e-12)
+
+
+def test_first_step_variance_with_and_without_bias_correction(noise_profile):
+    """Oracle: at T = 1 the step is −η·g/(|g| + ε) (variance η²) with bias correction and
+    −η(1 − β₁)g/(√(1 − β₂)|g| + ε) (variance η²(1 − β₁)²/(1 − β₂)) without."""
+    lr, b1, b2 = (noise_profile.ADAM[k] for k in ("lr", "beta1", "beta2"))
+    on = noise_profile.simulate(2000, 1, 1.0, True).step.sel(checkpoint=1)
+    off = noise_profile.simulate(2000, 1, 1.0, False).step.sel(checkpoint=1)
+    np.testing.assert_allclose(float((on ** 2).mean()), lr ** 2, rtol=1e-4)
+    np.testing.assert_allclose(float((off ** 2).mean()), lr ** 2 * (1 - b1) ** 2 / (1 - b2), rtol=1e-4)
+
+
 # --- the scripts end to end -------------------------------------------------------------------------
 
 
@@ -134,8 +197,17 @@ def test_first_step_quick(tmp_path, first_step):
     assert "0.9990000000025000" in (tmp_path / "first_step.txt").read_text()
 
 
-def test_scripts_help_shows_the_whole_docstring(reddi, first_step, capsys):
-    for module in (reddi, first_step):
+@pytest.mark.slow
+def test_noise_profile_quick(tmp_path, noise_profile):
+    res = noise_profile.main(["--quick", "--out", str(tmp_path)])
+    for name in ("noise_profile.nc", "noise_profile.png", "noise_profile.txt"):
+        assert (tmp_path / name).stat().st_size > 0
+    limit = float(res.var_m_limit)
+    assert float(res.sel(bias_correction=True, T=10_000).var_m) == pytest.approx(limit, rel=0.15)
+
+
+def test_scripts_help_shows_the_whole_docstring(reddi, first_step, noise_profile, capsys):
+    for module in (reddi, first_step, noise_profile):
         with pytest.raises(SystemExit):
             module.parse_args(["--help"])
         text = capsys.readouterr().out
