@@ -314,3 +314,15 @@ def test_per_trajectory_columns_match_the_flat_index_formula(n_ic, n_combo, monk
             engine_run.per_trajectory(x0, table, start, stop, points, slots)
             np.testing.assert_array_equal(points, x0[g % n_ic].T)
             np.testing.assert_array_equal(slots, np.broadcast_to(table[:, None, g // n_ic], slots.shape))
+
+
+def test_stateless_optimizer_over_more_combinations_than_slice_copies():
+    """SGD keeps no state slots; a grid of more than SLICE_COPY_MAX combinations of one initial
+    point takes the gathering path. Oracle: one SGD step, w₁ = w₀ − lr·(2x, 2a·y)."""
+    lrs = np.linspace(0.01, 0.1, 9)
+    alphas = np.linspace(0.1, 1.0, 9)
+    ds = sd.simulate("sgd", "valley", np.array([[1.0, 1.0]]), steps=1, hyper={"lr": lrs}, params={"a": alphas},
+                     progress=False)
+    lr, a = np.meshgrid(lrs, alphas, indexing="ij")
+    np.testing.assert_allclose(ds.w.isel(traj=0).sel(coord="x").values, 1.0 - 2.0 * lr, rtol=1e-15)
+    np.testing.assert_allclose(ds.w.isel(traj=0).sel(coord="y").values, 1.0 - 2.0 * lr * a, rtol=1e-15)

@@ -121,7 +121,7 @@ def per_trajectory(x0: np.ndarray, table: np.ndarray, start: int, stop: int, out
         if out_x0 is not None:
             out_x0[...] = x0[g % n_ic].T
         if out_table is not None:
-            out_table[...] = table[:, g // n_ic].reshape(table.shape[:1] + (1,) * (out_table.ndim - 2) + (-1,))
+            out_table[...] = table[:, g // n_ic].reshape(table.shape[:1] + (1,) * (out_table.ndim - 2) + (g.size,))
         return
     for c in range(first, last):
         lo, hi = max(start, c * n_ic), min(stop, (c + 1) * n_ic)
