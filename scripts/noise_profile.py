@@ -74,7 +74,7 @@ class MomentCheckpoints(sd.observe.Observer):
     """Adam's first moment m_t and the step w_t − w_{t−1} at given steps t, per trajectory (1-D).
 
     Sees the optimizer state z_t = (w_t, m_t, v_t, w_{t−1}) (``sees_state`` and ``sees_previous``;
-    Adam's slot 0 is m) and writes row k of its buffer at t = ``checkpoints[k]``. Adds ``m`` and
+    Adam's slot 0 is m; for Adam only, on a 1-D landscape) and writes row k of its buffer at t = ``checkpoints[k]``. Adds ``m`` and
     ``step`` with dims (…, ``checkpoint``)."""
 
     name = "moment_checkpoints"
@@ -87,6 +87,8 @@ class MomentCheckpoints(sd.observe.Observer):
             raise ValueError(f"MomentCheckpoints: checkpoints must be steps >= 1, got {checkpoints!r}")
 
     def slots(self, dim):
+        if dim != 1:
+            raise ValueError(f"MomentCheckpoints: the landscape must be 1-D (z = (w, m, v, w_prev)), got dim = {dim}")
         return ("last_step",)
 
     def buffer(self, dim):
@@ -176,8 +178,7 @@ def summary(runs: dict, reference: dict, sigma: float, n: int, n_long: int) -> x
         ref_step[where], ref_m[where] = ref["step"], ref["m"]
         out.append(xr.Dataset({
             "var_m": ("T", var_m, {"long_name": "Var[m_T] over the trajectories"}),
-            "var_m_hat": ("T", var_m / scale if bc else var_m / (1 - b1 ** t) ** 2,
-                          {"long_name": "Var[m_T/(1 - beta1^T)]"}),
+            "var_m_hat": ("T", var_m / (1 - b1 ** t) ** 2, {"long_name": "Var[m_T/(1 - beta1^T)]"}),
             "var_m_closed_form": ("T", closed, {"long_name": "sigma^2 (1-b1)^2 (1-b1^2T)/(1-b1^2)"}),
             "var_step": ("T", var_step, {"long_name": "Var[w_T - w_{T-1}]"}),
             "var_step_mean_field": ("T", mean_field, {"long_name": "lr^2 Var[m_hat_T]/E[v_hat_T] (approximation)"}),

@@ -98,11 +98,6 @@ class Regret(sd.observe.Observer):
         return {"regret": ((), state["regret"], {"long_name": "regret R_T against x = -1"})}
 
 
-def critical_beta2(c: float = C) -> float:
-    """The root β₂* of Adam's drift per period D(β₂) (β₁ = 0; see the module docstring)."""
-    return brentq(lambda b: adam_drift(b, c), 1e-9, 1 - 1e-9)
-
-
 def adam_drift(beta2: float, c: float = C) -> float:
     """D(β₂) = −C/√v₁ + 1/√v₂ + 1/√v₃ on the stationary 3-cycle of v (β₁ = 0, ε = 0)."""
     a = 1.0 - beta2
@@ -110,6 +105,11 @@ def adam_drift(beta2: float, c: float = C) -> float:
     v2 = beta2 * v1 + a
     v3 = beta2 * v2 + a
     return -c / np.sqrt(v1) + 1.0 / np.sqrt(v2) + 1.0 / np.sqrt(v3)
+
+
+def critical_beta2(c: float = C) -> float:
+    """The root β₂* of Adam's drift per period D(β₂) (β₁ = 0; see the module docstring)."""
+    return brentq(lambda b: adam_drift(b, c), 1e-9, 1 - 1e-9)
 
 
 def numpy_reference(beta2: np.ndarray, amsgrad: np.ndarray, x0: np.ndarray, checkpoints) -> dict:

@@ -151,6 +151,13 @@ def test_moment_checkpoints_equal_the_adam_recurrence(noise_profile, bias_correc
     np.testing.assert_allclose(ds.step.values, [expected_step] * 2, rtol=1e-9, atol=1e-18)
 
 
+def test_moment_checkpoints_refuse_bad_settings(noise_profile):
+    with pytest.raises(ValueError, match="checkpoints"):
+        noise_profile.MomentCheckpoints([0, 5])
+    with pytest.raises(ValueError, match="1-D"):
+        noise_profile.MomentCheckpoints([1]).slots(2)
+
+
 def test_first_moment_variance_is_the_closed_form_not_one_over_root_t(noise_profile):
     """Oracle: Var[m_T] = σ²(1 − β₁)²(1 − β₁^{2T})/(1 − β₁²) within 5 standard errors (N = 2·10⁴,
     σ = 0.5), so the limit σ²(1 − β₁)/(1 + β₁) is reached and kept, not decaying as 1/√T."""
