@@ -19,7 +19,7 @@ import numpy as np
 from .engine.codegen import KernelLayout
 from .engine.kernels import KernelRequest
 from .engine.run import BatchInputs
-from .engine.tiling import lane_layout
+from .engine.tiling import lane_layout, representatives
 from .initial import InitialSet, as_initial_set
 from .landscapes import Landscape, get_landscape
 from .noise import Gaussian
@@ -362,8 +362,8 @@ def make_plan(
         run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
         observer_params = _observer_param_table(run_observers, land, param_table)
         lane_rows, tile_group = (), None
+        tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
         if target == "cpu":
-            tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
             lane_rows, tile_group = lane_layout(sweep.shape, n_ic, tables, n_groups=len(groups))
         layout = KernelLayout(
             n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],
@@ -394,6 +394,7 @@ def make_plan(
             sigma=noise.sigma if noise is not None else 0.0,
             threshold=float(diverge_threshold),
             tile_group=tile_group,
+            representative=representatives(sweep.shape, tables) if stacked else None,
         )
         runs.append(OptimizerRun(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs))
 

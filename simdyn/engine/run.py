@@ -49,6 +49,9 @@ class BatchInputs:
     #: (C,) int64: combinations with the same number share every value but the kernel's lane
     #: rows, and may share a CPU tile. None: each combination is its own group.
     tile_group: np.ndarray | None = None
+    #: (C,) int64: the combination whose trajectories this one's copy, because the two differ
+    #: only along sweep dims this optimizer ignores (a β₁ sweep beside SGD). None: all differ.
+    representative: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -68,18 +71,19 @@ class BatchResult:
     observer_buffers: list  # per observer: (length, width, N) array or None
 
 
-def cpu_tiles(start: int, stop: int, n_ic: int, tile: int, tile_group: np.ndarray | None = None):
-    """The CPU tiles of the trajectories ``start ≤ g < stop`` and the order of the columns.
+def cpu_tiles(start: int, stop: int, n_ic: int, tile: int, tile_group: np.ndarray | None = None, g=None):
+    """The CPU tiles of the trajectories ``start ≤ g < stop`` (or of the sorted indices ``g``)
+    and the order of the columns.
 
     Returns ``(tiles, order)``: ``tiles`` is (3, n_tiles) int64, the local column range [lo, hi)
-    and a local combination of each tile; ``order`` (n,) int64 the trajectory g − start held by
-    each column, or None when column j holds trajectory start + j. Trajectories are sorted by
-    ``tile_group`` (stably, so by g within a group) and a tile never straddles two groups, so
-    every value but the lane rows is a constant of the tile. Without groups every combination
-    is its own group and the order is the identity.
+    and a combination of each tile, relative to the first trajectory's; ``order`` (n,) int64
+    the position in the trajectories held by each column, or None when column j holds the j-th.
+    Trajectories are sorted by ``tile_group`` (stably, so by g within a group) and a tile never
+    straddles two groups, so every value but the lane rows is a constant of the tile. Without
+    groups every combination is its own group and the order is the identity.
     """
-    first_combo = start // n_ic
-    g = np.arange(start, stop, dtype=np.int64)
+    g = np.arange(start, stop, dtype=np.int64) if g is None else np.asarray(g, dtype=np.int64)
+    first_combo = g[0] // n_ic
     combo = g // n_ic
     group = combo if tile_group is None else np.asarray(tile_group, dtype=np.int64)[combo]
     order = None
@@ -165,17 +169,17 @@ def per_trajectory(x0: np.ndarray, table: np.ndarray, start: int, stop: int, out
             out_table[..., lo - start:hi - start] = table[:, c].reshape(table.shape[:1] + (1,) * (out_table.ndim - 1))
 
 
-def _allocate(req: KernelRequest, inp: BatchInputs, start: int, stop: int, order):
-    """The kernel's arrays by argument name, for the trajectories ``start ≤ g < stop``; column j
-    holds trajectory start + order[j] (start + j when ``order`` is None)."""
+def _allocate(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: bool):
+    """The kernel's arrays by argument name; column j holds trajectory g[j] (``contiguous``:
+    g is a range of consecutive indices)."""
     dt = np.dtype(req.dtype)
     n_ic, d = inp.x0.shape
-    n = stop - start
-    g = np.arange(start, stop, dtype=np.int64) if order is None else start + order
+    n = g.size
+    start, stop = int(g.min()), int(g.max()) + 1
     if req.layout.form == "array":
         return _allocate_array_form(req, inp, start, stop, g)
     a = {"W": _rows((d,), n, dt), "S": _rows((req.layout.n_slots, d), n, dt)}
-    if order is None:
+    if contiguous:
         per_trajectory(inp.x0, inp.init_state, start, stop, a["W"][:, :n], a["S"][:, :, :n])
     else:
         a["W"][:, :n] = inp.x0[g % n_ic].T
@@ -208,7 +212,7 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop:
     S (slots, n, d), R (records, n, d)); column j of the tables as in :func:`_allocate`."""
     dt = np.dtype(req.dtype)
     n_ic, d = inp.x0.shape
-    n = stop - start
+    n = g.size
     combo = g // n_ic
     first, last = start // n_ic, (stop - 1) // n_ic + 1
     a = {"W": np.ascontiguousarray(inp.x0[g % n_ic], dtype=dt)}
@@ -274,23 +278,50 @@ def _segments(total_steps: int, n_traj: int, timer):
 def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 0, stop: int | None = None) -> BatchResult:
     """Advance trajectories ``start ≤ g < stop`` of the batch ``inp.steps`` steps with ``req``'s kernel.
 
-    ``progress(n)`` (optional) is called with the trajectory-steps done so far.
+    ``progress(n)`` (optional) is called with the trajectory-steps done so far. A trajectory
+    whose combination differs from its representative's only along dims this optimizer ignores
+    (``inp.representative``, noise-free runs) is not run: it is a copy of the representative's.
     """
     stop = inp.size if stop is None else stop
     if not 0 <= start < stop <= inp.size:
         raise ValueError(f"run_batch: need 0 <= start < stop <= {inp.size}, got [{start}, {stop})")
+    g = np.arange(start, stop, dtype=np.int64)
+    if inp.representative is not None and inp.sigma == 0:
+        n_ic = inp.x0.shape[0]
+        reps = inp.representative[g // n_ic] * n_ic + g % n_ic
+        if np.any(reps != g):
+            unique = np.unique(reps)
+            done = _run_trajectories(req, inp, unique, False, progress)
+            return _select(done, np.searchsorted(unique, reps))
+    return _run_trajectories(req, inp, g, True, progress)
+
+
+def _select(result: BatchResult, columns: np.ndarray) -> BatchResult:
+    """The result of the trajectories ``columns`` of ``result`` (repeated columns are copies)."""
+    def take(a):
+        return None if a is None else np.ascontiguousarray(a[..., columns])
+
+    return BatchResult(w=take(result.w), w_prev=take(result.w_prev), frozen=take(result.frozen),
+                       observer_state=take(result.observer_state), records=take(result.records),
+                       state=take(result.state), seconds=result.seconds,
+                       observer_buffers=[take(b) for b in result.observer_buffers])
+
+
+def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: bool, progress) -> BatchResult:
+    """Run the trajectories of the sorted global indices ``g``."""
     kernel = get_kernel(req)
     n_ic = inp.x0.shape[0]
-    n = stop - start
+    n = g.size
     if req.target == "cpu":
         tile = _tile_size(n) if req.layout.form == "tuple" else _array_tile_size(n, inp.x0.shape[1], req.layout.n_slots)
-        tiles, order = cpu_tiles(start, stop, n_ic, tile, inp.tile_group)
+        tiles, order = cpu_tiles(0, 0, n_ic, tile, inp.tile_group, g=g)
     else:
         tiles, order = np.zeros((3, 1), dtype=np.int64), None  # tiles are a CPU notion
-    args, buffers = _allocate(req, inp, start, stop, order)
+    columns = g if order is None else g[order]
+    args, buffers = _allocate(req, inp, columns, contiguous and order is None)
     args["T"] = tiles
     real = np.dtype(req.dtype).type
-    args.update(n_ic=n_ic, first=start, n_traj=n, rec_every=inp.record_every, seed=inp.seed,
+    args.update(n_ic=n_ic, first=int(g[0]), n_traj=n, rec_every=inp.record_every, seed=inp.seed,
                 sigma=real(inp.sigma), thr=real(inp.threshold))
     array_form = req.layout.form == "array"
     names = array_argument_names(req.layout) if array_form else argument_names(req.layout)

@@ -81,3 +81,24 @@ def lane_layout(shape: tuple[int, ...], n_ic: int, tables: dict[str, np.ndarray]
     group = np.ravel_multi_index(tuple(index[k] for k in others), tuple(shape[k] for k in others)) if others \
         else np.zeros(n_combo, dtype=np.int64)
     return lane_rows, np.asarray(group, dtype=np.int64)
+
+
+def representatives(shape: tuple[int, ...], tables: dict[str, np.ndarray]) -> np.ndarray | None:
+    """(C,) the combination each combination copies: the same one with index 0 along every
+    sweep dim that no row of ``tables`` depends on (a hyperparameter of another optimizer of
+    the call), or None when every dim matters. A noise-free trajectory is then run once and
+    repeated along those dims instead of being recomputed."""
+    if not shape:
+        return None
+    n_combo = int(np.prod(shape, dtype=np.int64))
+    index = np.unravel_index(np.arange(n_combo), shape)
+    strides = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
+    rows = [table[i] for table in tables.values() for i in range(table.shape[0])]
+    ignored = [k for k in range(len(shape)) if shape[k] > 1
+               and not any(_depends(row, index[k], strides[k]) for row in rows)]
+    if not ignored:
+        return None
+    combination = np.arange(n_combo, dtype=np.int64)
+    for k in ignored:
+        combination = combination - index[k] * strides[k]
+    return combination
