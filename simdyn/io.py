@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import os
 import tempfile
@@ -18,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .engine.kernels import get_loss_kernel
+from .engine.kernels import final_loss
 from .engine.run import per_trajectory
 from .initial import coord_labels
 from .layout import Block
@@ -88,6 +89,11 @@ def study_attrs(plan) -> dict:
         attrs.update(plan.noise.attrs())
     for name, value in plan.param_values.items():
         attrs[f"param_{name}"] = _attr_value(value)
+    for name, array in getattr(land, "data", {}).items():  # data: its shape and digest, not its values
+        attrs[f"data_{name}_shape"] = _attr_value(np.asarray(array.shape))
+        attrs[f"data_{name}_sha256"] = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    if getattr(land, "groups", None):
+        attrs["landscape_groups"] = json.dumps({k: [v.start, v.stop] for k, v in land.groups.items()})
     call = {
         "optimizer": [run.optimizer.name for run in plan.runs] if plan.stacked else plan.runs[0].optimizer.name,
         "landscape": land.name,
@@ -128,11 +134,7 @@ def _final_loss(plan, run, w: np.ndarray, start: int) -> np.ndarray:
     inputs = run.inputs
     n_ic = plan.initial.points.shape[0]
     first, last = start // n_ic, (start + w.shape[1] - 1) // n_ic + 1
-    kernel = get_loss_kernel(plan.landscape, plan.landscape.dim, inputs.params.shape[0], plan.dtype)
-    out = np.empty(w.shape[1], dtype=w.dtype)
-    params = np.ascontiguousarray(inputs.params[:, first:last], dtype=w.dtype)
-    kernel(np.ascontiguousarray(w), params, n_ic, start, plan.steps, out)
-    return out
+    return final_loss(plan.landscape, plan.dtype, inputs.params[:, first:last], w, n_ic, start, plan.steps)
 
 
 def batch_shape(plan) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ import numpy as np
 from .engine.codegen import KernelLayout
 from .engine.kernels import KernelRequest
 from .engine.run import BatchInputs
+from .engine.tiling import lane_layout, representatives
 from .initial import InitialSet, as_initial_set
 from .landscapes import Landscape, get_landscape
 from .noise import Gaussian
@@ -27,6 +28,9 @@ from .optimizers import Optimizer, get_optimizer
 from .schedule import Schedule, as_schedule
 
 DTYPES = ("float64", "float32")
+#: Largest dimension of a tuple-form landscape: its kernel's source, compile time and compile
+#: memory grow with d (and the d² parameters of a quadratic), without bound.
+MAX_TUPLE_DIM = 24
 TARGETS = ("cpu", "cuda", "auto")
 
 
@@ -86,6 +90,7 @@ class Plan:
     target: str
     converge_tol: float
     diverge_threshold: float
+    memory_limit: float = math.inf  # bytes a launch may allocate (memory_budget(max_memory))
 
     @property
     def n_trajectories(self) -> int:
@@ -235,6 +240,19 @@ def make_plan(
 
     opts, stacked = _optimizer_list(optimizer)
     land = get_landscape(landscape, params)
+    if land.form == "array" and isinstance(landscape, str) and "h" in params and "h" not in land.params:
+        params.pop("h")  # the array-form quadratic holds H as data
+    if land.form == "array" and observers:
+        raise ValueError(
+            f"observers: not yet available on array-form landscapes ({land.name!r}); "
+            "run without observers (status, stop_step, loss and recordings are available)"
+        )
+    if land.form == "tuple" and land.dim > MAX_TUPLE_DIM:
+        raise ValueError(
+            f"landscape {land.name!r}: dimension {land.dim} is above {MAX_TUPLE_DIM}, the most the tuple form "
+            "compiles in bounded time and memory (its kernels are generated per coordinate: measured 6 s at d = 10 "
+            "and 35 s at d = 20; numba refuses d = 40, and d = 300 exhausted 8 GB)"
+        )
     initial = as_initial_set(x0, land.dim)
 
     # -- sweeps and per-name values ---------------------------------------------------------------
@@ -246,7 +264,11 @@ def make_plan(
             raise ValueError(f"hyper: unknown hyperparameter {name!r}; known ({known})")
     schedule = None
     hyper_values: dict = {}
+    group_values: dict = {}  # name -> {group: scalar or swept array}
     for name, value in hyper.items():
+        if isinstance(value, dict):
+            group_values[name] = _per_group(name, value, land, opts, sweep)
+            continue
         if name == "lr":
             schedule = as_schedule(value)
             normalized = {}
@@ -306,7 +328,7 @@ def make_plan(
     observers = tuple(obs.bind(land, param_values) for obs in observers)
     param_table = _param_table(land, param_values, sweep)
     layout_common = dict(
-        dim=land.dim,
+        dim=land.dim if land.form == "tuple" else 0,  # the array form's source does not depend on d
         n_params=param_table.shape[0],
         project=land.project is not None,
         noise=noise is not None,
@@ -322,13 +344,27 @@ def make_plan(
         for name, default in opt.flags.items():
             used[name] = hyper_values.get(name, default)
         sched = schedule or as_schedule(opt.hypers["lr"].default)
-        hyper_table = np.stack([_column(sweep, n, used[n]) for n in opt.float_hypers]) if opt.float_hypers else np.zeros((0, n_combo))
-        sched_table = np.stack([_column(sweep, dim, sched.params[p]) for p, dim in zip(sched.params, sched.param_names)])
-        init_state = _initial_state(opt, hyper_table)
+        groups = list(land.groups) or [None]
+        hyper_rows, sched_rows = [], []
+        for group in groups:
+            for n in opt.float_hypers:
+                hyper_rows.append(_group_column(sweep, n, n, used[n], group_values, group))
+            for p, dim in zip(sched.params, sched.param_names):
+                sched_rows.append(_group_column(sweep, dim, dim, sched.params[p], group_values, group))
+        hyper_table = np.stack(hyper_rows) if hyper_rows else np.zeros((0, n_combo))
+        sched_table = np.stack(sched_rows)
+        for name, per_group in group_values.items():
+            if name in opt.hypers:
+                used.update({f"{name}_{g}": v for g, v in per_group.items()})
+        init_state = _initial_state(opt, hyper_table[:len(opt.float_hypers)])
         flags = tuple(bool(used[name]) for name in opt.flags)
         # Observers that see the optimizer state are bound to this optimizer's slots.
         run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
         observer_params = _observer_param_table(run_observers, land, param_table)
+        lane_rows, tile_group = (), None
+        tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
+        if target == "cpu":
+            lane_rows, tile_group = lane_layout(sweep.shape, n_ic, tables, n_groups=len(groups))
         layout = KernelLayout(
             n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],
             observer_slots=tuple(len(obs.slots(land.dim)) for obs in run_observers),
@@ -336,6 +372,11 @@ def make_plan(
             observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in run_observers),
             observer_sees_state=tuple(obs.sees_state for obs in run_observers),
             observer_sees_previous=tuple(obs.sees_previous for obs in run_observers),
+            lane_rows=lane_rows,
+            groups=tuple((sl.start, sl.stop) for sl in land.groups.values()),
+            form=land.form,
+            data_ndims=tuple(a.ndim for a in land.data_arrays),
+            tile_grad=land.tile_grad is not None,
             **layout_common,
         )
         request = KernelRequest(opt, flags, land, sched, run_observers, layout, dtype, target)
@@ -352,13 +393,46 @@ def make_plan(
             seed=noise.seed if noise is not None else 0,
             sigma=noise.sigma if noise is not None else 0.0,
             threshold=float(diverge_threshold),
+            tile_group=tile_group,
+            representative=representatives(sweep.shape, tables) if stacked else None,
         )
         runs.append(OptimizerRun(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs))
 
     return Plan(
         runs, stacked, land, param_values, initial, sweep, steps, int(record_every or 0), noise, observers,
-        dtype, target, float(converge_tol), float(diverge_threshold),
+        dtype, target, float(converge_tol), float(diverge_threshold), memory_budget(max_memory),
     )
+
+
+def _per_group(name: str, value: dict, land: Landscape, opts, sweep: Sweep) -> dict:
+    """A hyperparameter given per coordinate group: {group: scalar or swept array}; a swept
+    value adds the dim ``<name>_<group>``."""
+    if not land.groups:
+        raise ValueError(f"hyper: {name} is given per group, but landscape {land.name!r} has no groups")
+    if name not in {n for o in opts for n in o.hypers}:
+        raise ValueError(f"hyper: {name} is not a float hyperparameter, so it cannot be set per group")
+    out = {}
+    for group, v in value.items():
+        if group not in land.groups:
+            raise ValueError(f"hyper: {name} names group {group!r}, which landscape {land.name!r} does not have; "
+                             f"its groups: {', '.join(land.groups)}")
+        dim = f"{name}_{group}"
+        out[group] = _sweep_value(dim, v)
+        for opt in opts:
+            if name in opt.hypers:
+                _check_hyper_range(opt, name, out[group])
+        if isinstance(out[group], np.ndarray):
+            sweep.add(dim, out[group])
+    return out
+
+
+def _group_column(sweep: Sweep, dim: str, hyper_name: str, value, group_values: dict, group) -> np.ndarray:
+    """The column of ``hyper_name`` (sweep dim ``dim`` when swept) for coordinate ``group``: its
+    per-group value when one is given (dim ``<hyper_name>_<group>``), else the common one."""
+    per_group = group_values.get(hyper_name, {})
+    if group in per_group:
+        return _column(sweep, f"{hyper_name}_{group}", per_group[group])
+    return _column(sweep, dim, value)
 
 
 def _column(sweep: Sweep, name: str, value) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .engine.run import concatenate_results, run_batch
+from .engine.run import concatenate_results, launch_bytes, run_batch
 from .io import build_dataset
 from .plan import make_plan
 from .progress import progress_bar
@@ -81,11 +81,49 @@ def simulate(
     xarray.Dataset with ``w0``, ``w``, ``loss``, ``status``, ``stop_step`` (and ``trajectory``,
     observer variables); attributes record every value used. Save with ``ds.simdyn.save(path)``.
     """
+    check_execution(chunk_size, client)
     plan = make_plan(
         optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
         record_every=record_every, noise=noise, dtype=dtype, target=target,
         converge_tol=converge_tol, diverge_threshold=diverge_threshold, max_memory=max_memory,
     )
+    return run_plan(plan, progress=progress, chunk_size=chunk_size, client=client)
+
+
+def check_execution(chunk_size=None, client=None) -> None:
+    """Reject a bad ``chunk_size`` or ``client`` (before anything is compiled or shown)."""
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
+    if client is not None and (not hasattr(client, "submit") or not hasattr(client, "scatter")):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+
+
+def check_memory(plan, chunk_size=None) -> None:
+    """Refuse a run whose launches would allocate more than the plan's memory limit (before
+    anything is allocated), naming ``chunk_size``."""
+    for launch in plan.runs:
+        n = launch.inputs.size if chunk_size is None else min(int(chunk_size), launch.inputs.size)
+        need = launch_bytes(launch.request, launch.inputs, n)
+        if need > plan.memory_limit:
+            per_traj = need / n
+            fits = int(plan.memory_limit // per_traj)
+            raise ValueError(
+                f"chunk_size: one launch of {n:,} trajectories x {plan.landscape.dim} coords needs "
+                f"{need / 2**30:.3g} GiB, more than the {plan.memory_limit / 2**30:.3g} GiB available (max_memory); "
+                + (f"run in chunks of at most {fits:,} trajectories (chunk_size={fits})" if fits >= 1 else
+                   "a single trajectory does not fit: lower the dimension or the recording (record_every)")
+            )
+
+
+def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset:
+    """Run a plan made by :func:`simdyn.plan.make_plan` and build its Dataset.
+
+    Drivers that inspect the plan first (its memory, its observers) build it once and run it
+    here; :func:`simulate` is ``make_plan`` followed by ``run_plan``.
+    """
+    check_execution(chunk_size, client)
+    check_memory(plan, chunk_size)
     from .landscapes.check import check_landscape_compiles
 
     check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
@@ -96,9 +134,6 @@ def simulate(
     def advance(count_in_chunk):
         bar.update(done[0] + count_in_chunk - bar.n)
 
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
-                                   or chunk_size < 1):
-        raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
     if client is not None:
         return _simulate_on_cluster(plan, client, chunk_size, bar)
     results = []
@@ -123,8 +158,6 @@ def _simulate_on_cluster(plan, client, chunk_size, bar) -> xr.Dataset:
     """Run the plan's blocks as tasks on a dask cluster and gather them into one Dataset."""
     from .distributed.executor import gather, iterate_tasks, plan_tasks
 
-    if not hasattr(client, "submit") or not hasattr(client, "scatter"):
-        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
     if chunk_size is None:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         per_run = plan.n_trajectories // len(plan.runs)

@@ -6,21 +6,27 @@ generated as text for the given dimension d (tuples of generic length cannot be 
 numba), then compiled with ``numba.njit(parallel=True)`` or ``numba.cuda.jit``. The per-step
 body is shared by both targets and works on local scalars; only the loops around it differ:
 
-* CPU: ``prange`` over tiles, each tile lying inside one hyperparameter combination so the
-  hyperparameters are loop-invariant scalars (per-step quantities such as 1 − β₁ᵗ are hoisted
-  out of the inner loop by LLVM); time loop per tile; an inner loop over the tile that loads
-  the state from (·, N) arrays, runs the body and stores it back, so it vectorises.
+* CPU: ``prange`` over tiles; time loop per tile; an inner loop over the tile that loads the
+  state from (·, N) arrays, runs the body and stores it back, so it vectorises. The
+  trajectories of a tile share their hyperparameters except the *lane rows* of the layout,
+  which are read per trajectory from LR/LQ: a grid over few initial points then fills whole
+  tiles with one combination per trajectory, while the shared values stay loop-invariant
+  scalars (per-step quantities such as 1 − β₁ᵗ are hoisted out of the inner loop by LLVM).
 * CUDA: one thread per trajectory, state in registers for the whole time loop.
 
 A launch covers the trajectories ``first ≤ g < first + N`` of the flattened batch (g = c·n_ic + i:
 combination c, initial condition i), so a study can run in chunks with identical results.
+Column j of the state holds trajectory G[j]; on the CPU the columns may be permuted so that
+trajectories sharing their tile-wide values sit together (see :mod:`simdyn.engine.run`).
 The (·, N) arrays may be wider than N (padded rows, see :mod:`simdyn.engine.run`); only their
 first ``n_traj`` = N columns are trajectories.
 Array arguments: W (d, N) positions, S (slots, d, N) optimizer state, F (N,) frozen code (0 =
 active, +t diverged at step t, −t non-finite at step t; int32 in float32 kernels so that its
 vector lanes are as wide as the floats', int64 otherwise), H (hypers, C), Q (schedule params, C),
 P (landscape params, C) per combination c of this launch, T (3, tiles) the CPU tiles (local
-first index, end index, combination), O (observer slots, N) float64, OQ (observer params, C),
+first index, end index, a combination of the tile), G (N,) the global index of each column,
+LR / LQ (lane rows, N) the per-trajectory table entries, O (observer slots, N) float64,
+OQ (observer params, C),
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
 observers that declare one (passed with the trajectory index to their init/update). An observer
 that sees the optimizer state receives z = (w_k …, s_i_k …) instead of w, one that sees the
@@ -49,6 +55,32 @@ class KernelLayout:
     observer_buffers: tuple[bool, ...] = ()
     observer_sees_state: tuple[bool, ...] = ()
     observer_sees_previous: tuple[bool, ...] = ()
+    #: Table rows that vary inside a CPU tile, read per trajectory: ("H" | "Q" | "P", row) from
+    #: the lane array LR (in this order), ("OQ", row) from LQ. Empty when every tile holds one
+    #: combination.
+    lane_rows: tuple[tuple[str, int], ...] = ()
+    #: Coordinate groups with their own hyperparameters: (lo, hi) per group, covering 0 … d − 1
+    #: once. H and Q then hold n_hyper / n_groups (n_sched / n_groups) rows per group, group
+    #: after group. () is one group of every coordinate.
+    groups: tuple[tuple[int, int], ...] = ()
+    #: "tuple": the landscape's functions work on d-tuples (per-coordinate generated code, small
+    #: d); "array": on (d,) arrays with data (:mod:`simdyn.engine.array_codegen`, any d).
+    form: str = "tuple"
+    #: ndim of each data array of an array-form landscape (kernel arguments D0, D1, …).
+    data_ndims: tuple[int, ...] = ()
+    #: The array-form landscape has a CPU tile gradient ``tile_grad(W, p, data, t, G)``.
+    tile_grad: bool = False
+
+    @property
+    def n_groups(self) -> int:
+        return max(1, len(self.groups))
+
+    def group_of(self, k: int) -> int:
+        """The group of coordinate k."""
+        for gi, (lo, hi) in enumerate(self.groups):
+            if lo <= k < hi:
+                return gi
+        return 0
 
     def buffer_args(self) -> list[str]:
         """Kernel arguments of the observers' history buffers (B<m>, one per buffered observer)."""
@@ -97,13 +129,14 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
     if layout.noise:
         for k in range(0, d, 2):
-            lines.append(f"z_a, z_b = normal_pair(seed, first + I64({traj}), t, {k // 2})")
+            lines.append(f"z_a, z_b = normal_pair(seed, G[{traj}], t, {k // 2})")
             lines.append(f"g_{k} = g_{k} + sigma * DT(z_a)")
             if k + 1 < d:
                 lines.append(f"g_{k + 1} = g_{k + 1} + sigma * DT(z_b)")
     for k in range(d):
         slots = _tuple([f"s_{i}_{k}" for i in range(layout.n_slots)])
-        lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr, h, FLAGS)")
+        group = _suffix(layout, layout.group_of(k))
+        lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS)")
     if layout.project:
         lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
     inside = " & ".join(f"(abs(n_{k}) <= thr)" for k in range(d))
@@ -159,22 +192,86 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     return lines
 
 
-def _combination_tuples(layout: KernelLayout) -> list[str]:
-    """The constants of combination c: hyperparameters, schedule, landscape and observer params."""
-    return [
-        "h = " + _tuple([f"H[{i}, c]" for i in range(layout.n_hyper)]),
-        "q = " + _tuple([f"Q[{i}, c]" for i in range(layout.n_sched)]),
-        "p = " + _tuple([f"P[{i}, c]" for i in range(layout.n_params)]),
-        *[f"oq_{m} = " + _tuple([f"OQ[{qo + i}, c]" for i in range(nq)])
-          for m, (_, _, qo, nq) in enumerate(_observer_offsets(layout))],
-    ]
+_TABLE_SIZES = (("H", "n_hyper"), ("Q", "n_sched"), ("P", "n_params"))
 
 
-SIGNATURE = "W, S, F, H, Q, P, O, OQ, R, T, t_begin, t_end, n_ic, first, n_traj, rec_every, seed, sigma, thr"
+def _suffix(layout: KernelLayout, gi: int) -> str:
+    """The name suffix of group gi's hyperparameter tuples (none with a single group)."""
+    return "" if layout.n_groups == 1 else f"_g{gi}"
+
+
+def _table_rows(layout: KernelLayout) -> dict[str, list[tuple[str, int]]]:
+    """For each tuple the step needs (h, q, p, oq_m; h_g<i>, q_g<i> per coordinate group): its
+    (table, row) entries in order."""
+    out = {}
+    n_h, n_q = layout.n_hyper // layout.n_groups, layout.n_sched // layout.n_groups
+    for gi in range(layout.n_groups):
+        out["h" + _suffix(layout, gi)] = [("H", gi * n_h + i) for i in range(n_h)]
+        out["q" + _suffix(layout, gi)] = [("Q", gi * n_q + i) for i in range(n_q)]
+    out["p"] = [("P", i) for i in range(layout.n_params)]
+    for m, (_, _, qo, nq) in enumerate(_observer_offsets(layout)):
+        out[f"oq_{m}"] = [("OQ", qo + i) for i in range(nq)]
+    return out
+
+
+def _schedules(layout: KernelLayout) -> list[str]:
+    """η_t of each coordinate group: ``lr = DT(schedule(t, q))`` (``lr_g<i>`` per group)."""
+    return [f"lr{_suffix(layout, gi)} = DT(schedule(t, q{_suffix(layout, gi)}))" for gi in range(layout.n_groups)]
+
+
+def _lane_source(layout: KernelLayout, entry: tuple[str, int], j: str) -> str:
+    """Where a per-trajectory (lane) table entry is read: LR for real tables, LQ for OQ."""
+    real = [e for e in layout.lane_rows if e[0] != "OQ"]
+    if entry[0] == "OQ":
+        return f"LQ[{[e for e in layout.lane_rows if e[0] == 'OQ'].index(entry)}, {j}]"
+    return f"LR[{real.index(entry)}, {j}]"
+
+
+def _combination_scalars(layout: KernelLayout) -> list[str]:
+    """The combination's constants as scalars (``H_0 = H[0, c]`` …), the lane rows excepted."""
+    lanes = set(layout.lane_rows)
+    return [f"{t}_{i} = {t}[{i}, c]" for entries in _table_rows(layout).values() for t, i in entries
+            if (t, i) not in lanes]
+
+
+def _combination_tuples(layout: KernelLayout, j: str, per_trajectory: bool) -> list[str]:
+    """``h = (…)``, ``q``, ``p``, ``oq_m``: those without lane rows when ``per_trajectory`` is
+    False (once per tile), those with lane rows (read at trajectory ``j``) when it is True."""
+    lanes = set(layout.lane_rows)
+    lines = []
+    for name, entries in _table_rows(layout).items():
+        if any(e in lanes for e in entries) != per_trajectory:
+            continue
+        items = [_lane_source(layout, e, j) if e in lanes else f"{e[0]}_{e[1]}" for e in entries]
+        lines.append(f"{name} = {_tuple(items)}")
+    return lines
+
+
+def _lr_varies_per_trajectory(layout: KernelLayout) -> bool:
+    return any(t == "Q" for t, _ in layout.lane_rows)
+
+
+#: The kernel's arguments in order: (name, element type, ndim). Element types: "real" (the run's
+#: dtype), "frozen" (int32 with float32, int64 with float64: the frozen codes), "f64", "i64";
+#: ndim 0 is a scalar. The observers' history buffers B<m> (f64, 3-D) follow. The launches
+#: (:mod:`simdyn.engine.run`) and the CUDA signature (:func:`simdyn.engine.kernels.cuda_signature`)
+#: are both built from this one list.
+ARGUMENTS = (
+    ("W", "real", 2), ("S", "real", 3), ("F", "frozen", 1),
+    ("H", "real", 2), ("Q", "real", 2), ("P", "real", 2), ("O", "f64", 2), ("OQ", "f64", 2),
+    ("R", "real", 3), ("T", "i64", 2), ("G", "i64", 1), ("LR", "real", 2), ("LQ", "f64", 2),
+    ("t_begin", "i64", 0), ("t_end", "i64", 0), ("n_ic", "i64", 0), ("first", "i64", 0),
+    ("n_traj", "i64", 0), ("rec_every", "i64", 0), ("seed", "i64", 0), ("sigma", "real", 0), ("thr", "real", 0),
+)
+
+
+def argument_names(layout: KernelLayout) -> list[str]:
+    """The kernel's argument names in order (:data:`ARGUMENTS`, then the history buffers)."""
+    return [name for name, _, _ in ARGUMENTS] + layout.buffer_args()
 
 
 def _signature(layout: KernelLayout) -> str:
-    return ", ".join([SIGNATURE, *layout.buffer_args()])
+    return ", ".join(argument_names(layout))
 
 
 def _indent(lines: list[str], level: int) -> list[str]:
@@ -182,21 +279,35 @@ def _indent(lines: list[str], level: int) -> list[str]:
 
 
 def cpu_source(layout: KernelLayout) -> str:
-    """A ``numba.njit(parallel=True)`` kernel: prange over tiles, time loop, vectorised tile loop."""
+    """A ``numba.njit(parallel=True)`` kernel: prange over tiles, time loop, vectorised tile loop.
+
+    A tile's trajectories share every table entry but the lane rows, which are read per
+    trajectory (a hyperparameter grid over few initial points then still fills whole tiles);
+    what depends only on the shared entries and t (1 − β₁ᵗ, the schedule) is hoisted out of
+    the tile loop by LLVM. A trajectory's arithmetic is the same either way, so its numbers do
+    not depend on the batch's shape.
+    """
     out = [f"def kernel({_signature(layout)}):"]
     body = ["for it in prange(T.shape[1]):"]
     tile_lines = [
         "lo = T[0, it]",
         "hi = T[1, it]",
         "c = T[2, it]",
-        *_combination_tuples(layout),
+        *_combination_scalars(layout),
+        *_combination_tuples(layout, "j", per_trajectory=False),
     ]
+    per_trajectory = _combination_tuples(layout, "j", per_trajectory=True)
     if layout.observer_slots:
         tile_lines += ["if t_begin == 0:", "    for j in range(U64(lo), U64(hi)):"]
-        tile_lines += _indent(_observer_init(layout, "j"), 2)
+        tile_lines += _indent(per_trajectory + _observer_init(layout, "j"), 2)
+    schedule = _schedules(layout)
+    lane_lr = _lr_varies_per_trajectory(layout)
     # An unsigned tile index spares numba's negative-index wraparound, which blocks vectorisation.
-    tile_lines += ["for t in range(t_begin + 1, t_end + 1):", "    lr = DT(schedule(t, q))", "    for j in range(U64(lo), U64(hi)):"]
-    inner = _loads(layout, "j") + _step_body(layout, "j") + _stores(layout, "j")
+    tile_lines += ["for t in range(t_begin + 1, t_end + 1):"]
+    tile_lines += _indent([] if lane_lr else schedule, 1)
+    tile_lines += ["    for j in range(U64(lo), U64(hi)):"]
+    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") + _step_body(layout, "j") \
+        + _stores(layout, "j")
     tile_lines += _indent(inner, 2)
     if layout.record:
         tile_lines += _indent(
@@ -217,11 +328,16 @@ def cuda_source(layout: KernelLayout) -> str:
     """A ``numba.cuda.jit`` kernel: one thread per trajectory, state in registers."""
     out = [f"def kernel({_signature(layout)}):"]
     body = ["j = cuda.grid(1)", "if j < n_traj:"]
-    thread = ["c = (first + j) // n_ic - first // n_ic", *_combination_tuples(layout)]
+    thread = [
+        "c = G[j] // n_ic - first // n_ic",
+        *_combination_scalars(layout),
+        *_combination_tuples(layout, "j", per_trajectory=False),
+        *_combination_tuples(layout, "j", per_trajectory=True),
+    ]
     if layout.observer_slots:
         thread += ["if t_begin == 0:"] + _indent(_observer_init(layout, "j"), 1)
     thread += _loads(layout, "j")
-    thread += ["for t in range(t_begin + 1, t_end + 1):", "    lr = DT(schedule(t, q))"]
+    thread += ["for t in range(t_begin + 1, t_end + 1):", *_indent(_schedules(layout), 1)]
     step = _step_body(layout, "j")
     if layout.record:
         step += [

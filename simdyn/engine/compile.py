@@ -98,6 +98,11 @@ def retarget(func, target: str, dtype: str):
     return types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__, py.__closure__)
 
 
+def prepared_count() -> int:
+    """How many (function, target, precision) pieces :func:`compile_scalar` has prepared."""
+    return len(_compiled)
+
+
 def compile_scalar(func, target: str, dtype: str = "float64"):
     """``func`` compiled for ``target`` ("cpu" or "cuda") at precision ``dtype`` (memoised)."""
     if target not in TARGETS:

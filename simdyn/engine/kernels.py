@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numba
 from llvmlite import binding as llvm_binding
 
-from . import rng
-from .codegen import KernelLayout, cpu_source, cuda_source, loss_source
+import numpy as np
+
+from . import array_codegen, rng
+from .codegen import ARGUMENTS, KernelLayout, cpu_source, cuda_source, loss_source
 from .compile import compile_scalar, python_function
 from .disk_cache import kernel_digest, load_cached
 
@@ -51,6 +53,7 @@ class KernelRequest:
             self.flags,
             python_function(land.grad),
             python_function(land.project) if land.project is not None else None,
+            python_function(land.tile_grad) if getattr(land, "tile_grad", None) is not None else None,
             python_function(self.schedule.value),
             tuple(obs.cache_key(self.layout.dim) for obs in self.observers),
             self.layout,
@@ -75,6 +78,11 @@ def _namespace(req: KernelRequest) -> dict:
     }
     if req.landscape.project is not None:
         ns["project"] = compile_scalar(req.landscape.project, target, dtype)
+    if req.layout.form == "array":
+        ns["np"] = np
+        ns["DTYPE"] = np.float32 if dtype == "float32" else np.float64
+        if req.layout.tile_grad and target == "cpu":
+            ns["tile_grad"] = compile_scalar(req.landscape.tile_grad, target, dtype)
     if req.layout.noise:
         ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
     for m, obs in enumerate(req.observers):
@@ -88,6 +96,8 @@ def _namespace(req: KernelRequest) -> dict:
 
 
 def kernel_source(req: KernelRequest) -> str:
+    if req.layout.form == "array":
+        return array_codegen.cpu_source(req.layout) if req.target == "cpu" else array_codegen.cuda_source(req.layout)
     return cpu_source(req.layout) if req.target == "cpu" else cuda_source(req.layout)
 
 
@@ -124,6 +134,7 @@ def _disk_cached_kernel(req: KernelRequest):
         "update": req.optimizer.update,
         "schedule": req.schedule.value,
         "project": req.landscape.project,
+        "tile_grad": getattr(req.landscape, "tile_grad", None),
         "normal_pair": rng.normal_pair,
         "FLAGS": req.flags,
         **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)},
@@ -146,11 +157,13 @@ def clear_cache() -> None:
 
 def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
     """A CPU-parallel loop ``loss_kernel(W, P, n_ic, first, t, out)`` evaluating the landscape's loss
-    at the trajectories ``first ≤ g < first + N`` of a batch."""
-    key = ("loss", python_function(landscape.loss), dim, n_params, dtype)
+    at the trajectories ``first ≤ g < first + N`` of a batch (W (d, N); for an array-form
+    landscape W (N, d) and its data arrays after ``out``)."""
+    array_form = getattr(landscape, "form", "tuple") == "array"
+    key = ("loss", python_function(landscape.loss), 0 if array_form else dim, n_params, dtype, array_form)
     kernel = _KERNELS.get(key)
     if kernel is None:
-        source = loss_source(dim, n_params)
+        source = array_codegen.loss_source(n_params, len(landscape.data)) if array_form else loss_source(dim, n_params)
         ns = {"loss": compile_scalar(landscape.loss, "cpu", dtype), "prange": numba.prange}
         digest = kernel_digest(source, {"loss": landscape.loss}, f"loss {dtype} {LLVM_OPTIONS}")
         if digest is not None:
@@ -163,17 +176,26 @@ def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
 
 
 def cuda_signature(req: KernelRequest) -> tuple:
-    """The numba signature of the CUDA kernel of ``req`` (argument order of codegen.SIGNATURE)."""
+    """The numba signature of the CUDA kernel of ``req``, built from :data:`codegen.ARGUMENTS`."""
     from numba import types
 
-    real = types.float32 if req.dtype == "float32" else types.float64
-    frozen = types.int32 if req.dtype == "float32" else types.int64
-    f64, i64 = types.float64, types.int64
-    return (
-        real[:, ::1], real[:, :, ::1], frozen[::1], real[:, ::1], real[:, ::1], real[:, ::1],
-        f64[:, ::1], f64[:, ::1], real[:, :, ::1], i64[:, ::1],
-        i64, i64, i64, i64, i64, i64, i64, real, real,
-    ) + tuple(f64[:, :, ::1] for _ in req.layout.buffer_args())
+    element = {
+        "real": types.float32 if req.dtype == "float32" else types.float64,
+        "frozen": types.int32 if req.dtype == "float32" else types.int64,
+        "f64": types.float64,
+        "i64": types.int64,
+    }
+
+    def array_or_scalar(kind, ndim):
+        if ndim == 0:
+            return element[kind]
+        return types.Array(element[kind], ndim, "C")
+
+    arguments = tuple(array_or_scalar(kind, ndim) for _, kind, ndim in ARGUMENTS)
+    if req.layout.form == "array":
+        scratch = tuple(array_or_scalar(kind, ndim) for _, kind, ndim in array_codegen.SCRATCH)
+        return arguments + scratch + tuple(types.Array(element["real"], ndim, "C") for ndim in req.layout.data_ndims)
+    return arguments + tuple(types.Array(types.float64, 3, "C") for _ in req.layout.buffer_args())
 
 
 def compile_ptx(req: KernelRequest, cc: tuple = (9, 0)) -> str:
@@ -189,3 +211,18 @@ def compile_ptx(req: KernelRequest, cc: tuple = (9, 0)) -> str:
     cuda_req = replace(req, target="cuda")
     ptx, _ = cuda.compile_ptx(python_kernel(cuda_req), cuda_signature(cuda_req), cc=cc)
     return ptx
+
+
+def final_loss(landscape, dtype: str, params: np.ndarray, w: np.ndarray, n_ic: int, start: int, t: int) -> np.ndarray:
+    """The loss at the final points ``w`` (d, n) of trajectories ``start ≤ g < start + n``
+    (``params``: the landscape-parameter table of the combinations they span), evaluated at
+    step ``t`` by a compiled CPU loop."""
+    kernel = get_loss_kernel(landscape, landscape.dim, params.shape[0], dtype)
+    out = np.empty(w.shape[1], dtype=w.dtype)
+    params = np.ascontiguousarray(params, dtype=w.dtype)
+    if getattr(landscape, "form", "tuple") == "array":
+        data = tuple(np.ascontiguousarray(a, dtype=w.dtype) for a in landscape.data_arrays)
+        kernel(np.ascontiguousarray(w.T), params, n_ic, start, t, out, *data)
+    else:
+        kernel(np.ascontiguousarray(w), params, n_ic, start, t, out)
+    return out

@@ -10,11 +10,14 @@ convergence test) costs nothing in the hot loop.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .array_codegen import array_argument_names
+from .codegen import argument_names
 from .kernels import KernelRequest, get_kernel
 
 #: Largest number of trajectories per CPU tile: the tile's state stays in L2 while the time
@@ -43,6 +46,12 @@ class BatchInputs:
     seed: int = 0
     sigma: float = 0.0
     threshold: float = 1e10
+    #: (C,) int64: combinations with the same number share every value but the kernel's lane
+    #: rows, and may share a CPU tile. None: each combination is its own group.
+    tile_group: np.ndarray | None = None
+    #: (C,) int64: the combination whose trajectories this one's copy, because the two differ
+    #: only along sweep dims this optimizer ignores (a β₁ sweep beside SGD). None: all differ.
+    representative: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -62,21 +71,36 @@ class BatchResult:
     observer_buffers: list  # per observer: (length, width, N) array or None
 
 
-def cpu_tiles(start: int, stop: int, n_ic: int, tile: int) -> np.ndarray:
-    """(3, n_tiles) int64: local [lo, hi) and local combination of each CPU tile of [start, stop).
+def cpu_tiles(start: int, stop: int, n_ic: int, tile: int, tile_group: np.ndarray | None = None, g=None):
+    """The CPU tiles of the trajectories ``start ≤ g < stop`` (or of the sorted indices ``g``)
+    and the order of the columns.
 
-    Tiles never straddle two combinations, so the hyperparameters are constants of a tile.
+    Returns ``(tiles, order)``: ``tiles`` is (3, n_tiles) int64, the local column range [lo, hi)
+    and a combination of each tile, relative to the first trajectory's; ``order`` (n,) int64
+    the position in the trajectories held by each column, or None when column j holds the j-th.
+    Trajectories are sorted by ``tile_group`` (stably, so by g within a group) and a tile never
+    straddles two groups, so every value but the lane rows is a constant of the tile. Without
+    groups every combination is its own group and the order is the identity.
     """
-    first_combo = start // n_ic
-    combos = np.arange(first_combo, (stop - 1) // n_ic + 1, dtype=np.int64)
-    lo = np.maximum(combos * n_ic, start)
-    hi = np.minimum((combos + 1) * n_ic, stop)
-    counts = (hi - lo + tile - 1) // tile
-    owner = np.repeat(np.arange(len(combos)), counts)
+    g = np.arange(start, stop, dtype=np.int64) if g is None else np.asarray(g, dtype=np.int64)
+    first_combo = g[0] // n_ic
+    combo = g // n_ic
+    group = combo if tile_group is None else np.asarray(tile_group, dtype=np.int64)[combo]
+    order = None
+    if np.any(group[1:] < group[:-1]):
+        order = np.argsort(group, kind="stable")
+        group = group[order]
+        combo = combo[order]
+    edges = np.flatnonzero(group[1:] != group[:-1]) + 1
+    run_lo = np.concatenate([[0], edges])
+    run_hi = np.concatenate([edges, [g.size]])
+    counts = (run_hi - run_lo + tile - 1) // tile
+    owner = np.repeat(np.arange(run_lo.size), counts)
     rank = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    tile_lo = lo[owner] + rank * tile
-    tile_hi = np.minimum(tile_lo + tile, hi[owner])
-    return np.ascontiguousarray(np.stack([tile_lo - start, tile_hi - start, combos[owner] - first_combo]))
+    tile_lo = run_lo[owner] + rank * tile
+    tile_hi = np.minimum(tile_lo + tile, run_hi[owner])
+    tiles = np.ascontiguousarray(np.stack([tile_lo, tile_hi, combo[tile_lo] - first_combo]).astype(np.int64))
+    return tiles, order
 
 
 def padded_width(n: int, itemsize: int) -> int:
@@ -102,6 +126,20 @@ def _tile_size(n: int) -> int:
 
     per_thread = -(-n // (4 * numba.get_num_threads()))
     return min(CPU_TILE, max(64, -(-per_thread // 64) * 64))
+
+
+#: Bytes of state an array-form tile aims at (its rows stay in L2 while the time loop runs).
+ARRAY_TILE_BYTES = 1 << 18
+
+
+def _array_tile_size(n: int, d: int, n_slots: int) -> int:
+    """Trajectories per array-form tile: about ARRAY_TILE_BYTES of state, at most CPU_TILE, and
+    small enough that every thread has a few tiles."""
+    import numba
+
+    fits = ARRAY_TILE_BYTES // (8 * d * (2 + 2 * n_slots))
+    per_thread = -(-n // (4 * numba.get_num_threads()))
+    return int(max(1, min(CPU_TILE, fits, per_thread)))
 
 
 #: Above this many combinations in one launch, per-trajectory columns are gathered by fancy
@@ -131,25 +169,96 @@ def per_trajectory(x0: np.ndarray, table: np.ndarray, start: int, stop: int, out
             out_table[..., lo - start:hi - start] = table[:, c].reshape(table.shape[:1] + (1,) * (out_table.ndim - 1))
 
 
-def _allocate(req: KernelRequest, inp: BatchInputs, start: int, stop: int):
+def _allocate(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: bool):
+    """The kernel's arrays by argument name; column j holds trajectory g[j] (``contiguous``:
+    g is a range of consecutive indices)."""
     dt = np.dtype(req.dtype)
     n_ic, d = inp.x0.shape
-    n = stop - start
-    w = _rows((d,), n, dt)
-    state = _rows((req.layout.n_slots, d), n, dt)
-    per_trajectory(inp.x0, inp.init_state, start, stop, w[:, :n], state[:, :, :n])
-    first, last = start // n_ic, (stop - 1) // n_ic + 1
-    frozen = _rows((), n, np.int32 if dt == np.float32 else np.int64)  # the kernels' FT
-    observer_state = _rows((sum(req.layout.observer_slots),), n, np.float64)
-    if inp.record_every:
-        records = _rows((inp.steps // inp.record_every + 1, d), n, dt)
-        records[0] = w
+    n = g.size
+    start, stop = int(g.min()), int(g.max()) + 1
+    if req.layout.form == "array":
+        return _allocate_array_form(req, inp, start, stop, g)
+    a = {"W": _rows((d,), n, dt), "S": _rows((req.layout.n_slots, d), n, dt)}
+    if contiguous:
+        per_trajectory(inp.x0, inp.init_state, start, stop, a["W"][:, :n], a["S"][:, :, :n])
     else:
-        records = np.zeros((1, d, 1), dtype=dt)
+        a["W"][:, :n] = inp.x0[g % n_ic].T
+        a["S"][:, :, :n] = inp.init_state[:, None, g // n_ic]
+    first, last = start // n_ic, (stop - 1) // n_ic + 1
+    a["F"] = _rows((), n, np.int32 if dt == np.float32 else np.int64)  # the kernels' FT
+    a["O"] = _rows((sum(req.layout.observer_slots),), n, np.float64)
+    if inp.record_every:
+        a["R"] = _rows((inp.steps // inp.record_every + 1, d), n, dt)
+        a["R"][0] = a["W"]
+    else:
+        a["R"] = np.zeros((1, d, 1), dtype=dt)
+    tables = {"H": inp.hypers, "Q": inp.schedule, "P": inp.params, "OQ": inp.observer_params}
+    for name, table in tables.items():
+        a[name] = np.ascontiguousarray(table[:, first:last], dtype=np.float64 if name == "OQ" else dt)
+    a["G"] = np.zeros(padded_width(n, 8), dtype=np.int64)
+    a["G"][:n] = g
+    for name, kinds, dtype in (("LR", ("H", "Q", "P"), dt), ("LQ", ("OQ",), np.float64)):
+        rows = [(t, i) for t, i in req.layout.lane_rows if t in kinds]
+        a[name] = _rows((max(1, len(rows)),), n, dtype)
+        for k, (t, i) in enumerate(rows):
+            a[name][k, :n] = tables[t][i, g // n_ic]
     buffers = [None if shape is None else _rows(tuple(shape), n, np.float64) for shape in inp.observer_buffers]
-    tables = [np.ascontiguousarray(a[:, first:last], dtype=dt) for a in (inp.hypers, inp.schedule, inp.params)]
-    tables.append(np.ascontiguousarray(inp.observer_params[:, first:last], dtype=np.float64))
-    return w, state, frozen, observer_state, records, buffers, tables
+    a.update({name: b for name, b in zip(req.layout.buffer_args(), [b for b in buffers if b is not None])})
+    return a, buffers
+
+
+def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop: int, g: np.ndarray):
+    """The array-form kernel's arrays: a row of d contiguous coordinates per trajectory (W (n, d),
+    S (slots, n, d), R (records, n, d)); column j of the tables as in :func:`_allocate`."""
+    dt = np.dtype(req.dtype)
+    n_ic, d = inp.x0.shape
+    n = g.size
+    combo = g // n_ic
+    first, last = start // n_ic, (stop - 1) // n_ic + 1
+    a = {"W": np.ascontiguousarray(inp.x0[g % n_ic], dtype=dt)}
+    a["S"] = np.ascontiguousarray(np.broadcast_to(inp.init_state[:, combo, None], (req.layout.n_slots, n, d)), dtype=dt)
+    a["F"] = np.zeros(n, dtype=np.int32 if dt == np.float32 else np.int64)
+    a["O"] = np.zeros((0, n), dtype=np.float64)
+    if inp.record_every:
+        a["R"] = np.zeros((inp.steps // inp.record_every + 1, n, d), dtype=dt)
+        a["R"][0] = a["W"]
+    else:
+        a["R"] = np.zeros((1, 1, d), dtype=dt)
+    tables = {"H": inp.hypers, "Q": inp.schedule, "P": inp.params, "OQ": inp.observer_params}
+    for name, table in tables.items():
+        a[name] = np.ascontiguousarray(table[:, first:last], dtype=np.float64 if name == "OQ" else dt)
+    a["G"] = g
+    for name, kinds, dtype in (("LR", ("H", "Q", "P"), dt), ("LQ", ("OQ",), np.float64)):
+        rows = [(t, i) for t, i in req.layout.lane_rows if t in kinds]
+        a[name] = np.zeros((max(1, len(rows)), n), dtype=dtype)
+        for k, (t, i) in enumerate(rows):
+            a[name][k] = tables[t][i, combo]
+    cuda = req.target == "cuda"
+    a["GS"] = np.zeros((n, d) if cuda else (1, 1), dtype=dt)
+    a["NS"] = np.zeros((n, d) if cuda else (1, 1), dtype=dt)
+    a["US"] = np.zeros((req.layout.n_slots, n, d) if cuda else (1, 1, 1), dtype=dt)
+    for i, array in enumerate(req.landscape.data_arrays):
+        a[f"D{i}"] = np.ascontiguousarray(array, dtype=dt)
+    return a, [None for _ in inp.observer_buffers]
+
+
+def launch_bytes(req: KernelRequest, inp: BatchInputs, n: int) -> int:
+    """Bytes :func:`run_batch` allocates to advance n trajectories of this batch: state, slots,
+    frozen codes, observer slots and history buffers, recordings, per-trajectory lane rows and
+    scratch rows, plus the copies it returns (what :func:`_allocate` and the results hold)."""
+    real = np.dtype(req.dtype).itemsize
+    d = inp.x0.shape[1]
+    layout = req.layout
+    per_traj = real * d * (1 + layout.n_slots)  # W, S
+    per_traj += 8 + 8  # F, G
+    per_traj += 8 * sum(layout.observer_slots) + real * len(layout.lane_rows) + 8
+    per_traj += sum(8 * int(np.prod(shape)) for shape in inp.observer_buffers if shape is not None)
+    if inp.record_every:
+        per_traj += real * d * (inp.steps // inp.record_every + 1)
+    if layout.form == "array" and req.target == "cuda":
+        per_traj += real * d * (2 + layout.n_slots)  # scratch rows
+    results = real * d * (2 + layout.n_slots) + 16 + 8 * sum(layout.observer_slots)  # w, w_prev, state, …
+    return int(n * (per_traj + results))
 
 
 def _segments(total_steps: int, n_traj: int, timer):
@@ -169,19 +278,53 @@ def _segments(total_steps: int, n_traj: int, timer):
 def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 0, stop: int | None = None) -> BatchResult:
     """Advance trajectories ``start ≤ g < stop`` of the batch ``inp.steps`` steps with ``req``'s kernel.
 
-    ``progress(n)`` (optional) is called with the trajectory-steps done so far.
+    ``progress(n)`` (optional) is called with the trajectory-steps done so far. A trajectory
+    whose combination differs from its representative's only along dims this optimizer ignores
+    (``inp.representative``, noise-free runs) is not run: it is a copy of the representative's.
     """
     stop = inp.size if stop is None else stop
     if not 0 <= start < stop <= inp.size:
         raise ValueError(f"run_batch: need 0 <= start < stop <= {inp.size}, got [{start}, {stop})")
+    g = np.arange(start, stop, dtype=np.int64)
+    if inp.representative is not None and inp.sigma == 0:
+        n_ic = inp.x0.shape[0]
+        reps = inp.representative[g // n_ic] * n_ic + g % n_ic
+        if np.any(reps != g):
+            unique = np.unique(reps)
+            done = _run_trajectories(req, inp, unique, False, progress)
+            return _select(done, np.searchsorted(unique, reps))
+    return _run_trajectories(req, inp, g, True, progress)
+
+
+def _select(result: BatchResult, columns: np.ndarray) -> BatchResult:
+    """The result of the trajectories ``columns`` of ``result`` (repeated columns are copies)."""
+    def take(a):
+        return None if a is None else np.ascontiguousarray(a[..., columns])
+
+    return BatchResult(w=take(result.w), w_prev=take(result.w_prev), frozen=take(result.frozen),
+                       observer_state=take(result.observer_state), records=take(result.records),
+                       state=take(result.state), seconds=result.seconds,
+                       observer_buffers=[take(b) for b in result.observer_buffers])
+
+
+def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: bool, progress) -> BatchResult:
+    """Run the trajectories of the sorted global indices ``g``."""
     kernel = get_kernel(req)
-    w, state, frozen, observer_state, records, buffers, tables = _allocate(req, inp, start, stop)
-    used_buffers = [b for b in buffers if b is not None]
-    real = np.dtype(req.dtype).type
-    sigma, threshold = real(inp.sigma), real(inp.threshold)
     n_ic = inp.x0.shape[0]
-    n = stop - start
-    scalars = (n_ic, start, n, inp.record_every, inp.seed, sigma, threshold)
+    n = g.size
+    if req.target == "cpu":
+        tile = _tile_size(n) if req.layout.form == "tuple" else _array_tile_size(n, inp.x0.shape[1], req.layout.n_slots)
+        tiles, order = cpu_tiles(0, 0, n_ic, tile, inp.tile_group, g=g)
+    else:
+        tiles, order = np.zeros((3, 1), dtype=np.int64), None  # tiles are a CPU notion
+    columns = g if order is None else g[order]
+    args, buffers = _allocate(req, inp, columns, contiguous and order is None)
+    args["T"] = tiles
+    real = np.dtype(req.dtype).type
+    args.update(n_ic=n_ic, first=int(g[0]), n_traj=n, rec_every=inp.record_every, seed=inp.seed,
+                sigma=real(inp.sigma), thr=real(inp.threshold))
+    array_form = req.layout.form == "array"
+    names = array_argument_names(req.layout) if array_form else argument_names(req.layout)
     begin = time.perf_counter()
 
     def update_progress(t_done):
@@ -189,65 +332,70 @@ def run_batch(req: KernelRequest, inp: BatchInputs, progress=None, start: int = 
             progress(t_done * n)
 
     if req.target == "cpu":
-        tiles = cpu_tiles(start, stop, n_ic, _tile_size(n))
+        def launch(t_begin, t_end):
+            args.update(t_begin=t_begin, t_end=t_end)
+            with _single_threaded_blas() if req.layout.tile_grad else contextlib.nullcontext():
+                kernel(*(args[name] for name in names))
+
+        def fetch(name):
+            return args[name]
+    else:
+        from numba import cuda
+
+        device = {name: cuda.to_device(value) if isinstance(value, np.ndarray) else value for name, value in args.items()}
+        blocks = (n + CUDA_BLOCK - 1) // CUDA_BLOCK
 
         def launch(t_begin, t_end):
-            kernel(w, state, frozen, *tables[:3], observer_state, tables[3], records, tiles, t_begin, t_end, *scalars,
-                   *used_buffers)
+            device.update(t_begin=t_begin, t_end=t_end)
+            kernel[blocks, CUDA_BLOCK](*(device[name] for name in names))
+            cuda.synchronize()
 
-        for t_begin, t_end in _segments(inp.steps, n, update_progress):
-            launch(t_begin, t_end)
-        w_prev = w.copy()
-        launch(inp.steps - 1, inp.steps)
-        update_progress(inp.steps)
-        return _trimmed(n, w, w_prev, frozen, observer_state, records if inp.record_every else None, state,
-                        time.perf_counter() - begin, buffers)
-
-    from numba import cuda
-
-    device = {name: cuda.to_device(arr) for name, arr in
-              (("w", w), ("state", state), ("frozen", frozen), ("obs", observer_state), ("rec", records))}
-    device_tables = [cuda.to_device(a) for a in tables[:3]]
-    device_oq = cuda.to_device(tables[3])
-    device_tiles = cuda.to_device(np.zeros((3, 1), dtype=np.int64))  # tiles are a CPU notion
-    device_buffers = [cuda.to_device(b) for b in used_buffers]
-    blocks = (n + CUDA_BLOCK - 1) // CUDA_BLOCK
-
-    def launch(t_begin, t_end):
-        kernel[blocks, CUDA_BLOCK](device["w"], device["state"], device["frozen"], *device_tables, device["obs"],
-                                   device_oq, device["rec"], device_tiles, t_begin, t_end, *scalars, *device_buffers)
-        cuda.synchronize()
+        def fetch(name):
+            return device[name].copy_to_host()
 
     for t_begin, t_end in _segments(inp.steps, n, update_progress):
         launch(t_begin, t_end)
-    w_prev = device["w"].copy_to_host()
+    w_prev = fetch("W")
+    w_prev = w_prev.copy() if w_prev is args["W"] else w_prev
     launch(inp.steps - 1, inp.steps)
     update_progress(inp.steps)
-    return _trimmed(
-        n,
-        device["w"].copy_to_host(),
-        w_prev,
-        device["frozen"].copy_to_host(),
-        device["obs"].copy_to_host(),
-        device["rec"].copy_to_host() if inp.record_every else None,
-        device["state"].copy_to_host(),
-        time.perf_counter() - begin,
-        _host_buffers(buffers, device_buffers),
+    buffer_arrays = iter([fetch(name) for name in req.layout.buffer_args()])
+    host_buffers = [None if b is None else next(buffer_arrays) for b in buffers]
+    columns = _columns(n, order)
+    if array_form:  # rows of d coordinates -> the (…, d, N) layout of the results
+        w_prev = w_prev.T
+        fetch_rows = fetch
+
+        def fetch(name):
+            a = fetch_rows(name)
+            return np.swapaxes(a, -1, -2) if name in ("W", "S", "R") else a
+    return BatchResult(
+        w=columns(fetch("W")),
+        w_prev=columns(w_prev),
+        frozen=columns(fetch("F")),
+        observer_state=columns(fetch("O")),
+        records=columns(fetch("R")) if inp.record_every else None,
+        state=columns(fetch("S")),
+        seconds=time.perf_counter() - begin,
+        observer_buffers=[None if b is None else columns(b) for b in host_buffers],
     )
 
 
-def _trimmed(n: int, *fields) -> BatchResult:
-    """A BatchResult of the first n columns (the trajectories) of the padded arrays."""
-    def trim(a):
-        return a[..., :n] if isinstance(a, np.ndarray) else a
+def _single_threaded_blas():
+    """BLAS limited to one thread: a tile gradient's matrix product runs inside numba's threads,
+    and BLAS's own pool on top of them would oversubscribe the cores."""
+    from threadpoolctl import threadpool_limits
 
-    *arrays, seconds, buffers = fields
-    return BatchResult(*(trim(a) for a in arrays), seconds, [trim(b) for b in buffers])
+    return threadpool_limits(limits=1, user_api="blas")
 
 
-def _host_buffers(buffers, device_buffers):
-    it = iter(device_buffers)
-    return [None if b is None else next(it).copy_to_host() for b in buffers]
+def _columns(n: int, order):
+    """A function taking a padded (…, N) array to its n trajectory columns in batch order."""
+    if order is None:
+        return lambda a: a[..., :n]
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    return lambda a: np.ascontiguousarray(a[..., inverse])
 
 
 def concatenate_results(parts: list[BatchResult]) -> BatchResult:
@@ -259,12 +407,12 @@ def concatenate_results(parts: list[BatchResult]) -> BatchResult:
         return None if arrays[0] is None else np.concatenate(arrays, axis=-1)
 
     return BatchResult(
-        cat([p.w for p in parts]),
-        cat([p.w_prev for p in parts]),
-        cat([p.frozen for p in parts]),
-        cat([p.observer_state for p in parts]),
-        cat([p.records for p in parts]),
-        cat([p.state for p in parts]),
-        sum(p.seconds for p in parts),
-        [cat([p.observer_buffers[m] for p in parts]) for m in range(len(parts[0].observer_buffers))],
+        w=cat([p.w for p in parts]),
+        w_prev=cat([p.w_prev for p in parts]),
+        frozen=cat([p.frozen for p in parts]),
+        observer_state=cat([p.observer_state for p in parts]),
+        records=cat([p.records for p in parts]),
+        state=cat([p.state for p in parts]),
+        seconds=sum(p.seconds for p in parts),
+        observer_buffers=[cat([p.observer_buffers[m] for p in parts]) for m in range(len(parts[0].observer_buffers))],
     )

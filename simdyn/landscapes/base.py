@@ -9,10 +9,23 @@ A landscape is a loss and its gradient written once as plain scalar Python on tu
 step (time-dependent, online landscapes such as ``reddi`` use it; others ignore it). An optional
 ``project(w, p) -> d-tuple`` is applied after every step (projected gradient methods).
 The engine compiles these with ``numba.njit`` and ``numba.cuda.jit(device=True)``.
+
+Above a handful of coordinates a landscape is written on arrays instead (``form="array"``):
+
+    grad(w, p, data, t, g)        loss(w, p, data, t) -> float
+
+``w`` is the (d,) contiguous point (read only), ``g`` the (d,) array the gradient is written into,
+``data`` the tuple of the landscape's data arrays in the order of ``data=``. Nothing in the
+compiled kernel grows with d. Plain loops compile for both targets; NumPy calls that numba
+supports (``X @ w``) compile for the CPU. An optional ``tile_grad(W, p, data, t, G)`` is a faster
+CPU form over a tile of trajectories (W, G of shape (n, d)); it must equal ``grad`` row by row.
+``groups`` names slices of the coordinates (covering each once), so hyperparameters can be set
+per group: ``hyper={"lr": {"layer1": 1e-2, "layer2": 1e-3}}``.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -20,6 +33,70 @@ from typing import Callable, Sequence
 import numpy as np
 
 CRITICAL_KINDS = ("minimum", "saddle", "maximum")
+FORMS = ("tuple", "array")
+
+
+def _arity(fn) -> int | None:
+    """Number of positional parameters of a Python function (None if it cannot be read)."""
+    try:
+        params = inspect.signature(getattr(fn, "py_func", fn)).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _check_data(name: str, form: str, data) -> dict:
+    """The data arrays as C-contiguous float64 arrays, in order."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TypeError(f"Landscape {name!r}: data must be a dict of name -> array, got {type(data).__name__}")
+    out = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise TypeError(f"Landscape {name!r}: data names must be strings, got {key!r}")
+        try:
+            arr = np.ascontiguousarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"Landscape {name!r}: data[{key!r}] must be an array of numbers") from None
+        if arr.ndim == 0 or arr.size == 0:
+            raise ValueError(f"Landscape {name!r}: data[{key!r}] must be a non-empty array, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"Landscape {name!r}: data[{key!r}] must be finite")
+        out[key] = arr
+    return out
+
+
+def _check_groups(name: str, dim: int, groups) -> dict:
+    """Named coordinate slices, checked to cover 0 … dim − 1 exactly once."""
+    if groups is None:
+        return {}
+    if not isinstance(groups, dict) or not groups:
+        raise TypeError(f"Landscape {name!r}: groups must be a non-empty dict of name -> slice")
+    spans = []
+    for key, value in groups.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"Landscape {name!r}: group names must be identifiers, got {key!r}")
+        if isinstance(value, range):
+            value = slice(value.start, value.stop, value.step)
+        if not isinstance(value, slice) or value.step not in (None, 1):
+            raise TypeError(f"groups: {key!r} must be a slice(lo, hi) of coordinates, got {value!r}")
+        lo, hi, _ = value.indices(dim)
+        if value.start is None or value.stop is None or hi <= lo or value.stop > dim or value.start < 0:
+            raise ValueError(f"groups: {key!r} = {value!r} is not a non-empty slice inside 0 … {dim}")
+        spans.append((lo, hi, key))
+    spans.sort()
+    at = 0
+    for lo, hi, key in spans:
+        if lo < at:
+            raise ValueError(f"groups: {key!r} overlaps another group (coordinates {lo} … {at - 1})")
+        if lo > at:
+            raise ValueError(f"groups: coordinates {at} … {lo - 1} belong to no group")
+        at = hi
+    if at != dim:
+        raise ValueError(f"groups: coordinates {at} … {dim - 1} belong to no group")
+    return {key: slice(*groups[key].indices(dim)[:2]) if isinstance(groups[key], slice)
+            else slice(groups[key].start, groups[key].stop) for key in groups}
 
 
 @dataclass(frozen=True)
@@ -57,6 +134,14 @@ class Landscape:
         Known minima/saddles/maxima, used to label attractors.
     formula : str
         Human-readable formula, stored in dataset attributes.
+    form : "tuple" or "array"
+        The functions' form (module docstring). Default "tuple".
+    data : dict of arrays, optional (array form)
+        Data every trajectory shares, passed to the functions as a tuple in this order.
+    groups : dict of slices, optional
+        Named coordinate groups, each a ``slice(lo, hi)`` (step 1), covering 0 … d − 1 once.
+    tile_grad : callable ``(W, p, data, t, G)``, optional (array form)
+        A faster CPU gradient over a tile of trajectories, equal to ``grad`` row by row.
     """
 
     def __init__(
@@ -70,6 +155,11 @@ class Landscape:
         critical_points: Sequence[CriticalPoint] | Callable | None = None,
         formula: str = "",
         doc: str = "",
+        *,
+        form: str = "tuple",
+        data: dict | None = None,
+        groups: dict | None = None,
+        tile_grad: Callable | None = None,
     ):
         if not isinstance(name, str) or not name:
             raise TypeError("Landscape: name must be a non-empty string")
@@ -92,6 +182,29 @@ class Landscape:
         self._critical_points = critical_points
         self.formula = formula
         self.doc = doc
+        if form not in FORMS:
+            raise ValueError(f"Landscape {name!r}: form must be one of {FORMS}, got {form!r}")
+        self.form = form
+        self.data = _check_data(name, form, data)
+        self.groups = _check_groups(name, self.dim, groups)
+        if tile_grad is not None and (form != "array" or not callable(tile_grad)):
+            raise TypeError(f"Landscape {name!r}: tile_grad must be a callable of an array-form landscape")
+        self.tile_grad = tile_grad
+        if form == "array":
+            if project is not None:
+                raise ValueError(f"Landscape {name!r}: project is not supported for array-form landscapes")
+            for label, fn, arity, args in (("grad", grad, 5, "(w, p, data, t, g)"), ("loss", loss, 4, "(w, p, data, t)"),
+                                           ("tile_grad", tile_grad, 5, "(W, p, data, t, G)")):
+                if fn is not None and _arity(fn) not in (arity, None):
+                    raise TypeError(f"Landscape {name!r}: an array-form {label} takes {args}, "
+                                    f"got {_arity(fn)} parameters")
+        elif data:
+            raise ValueError(f"Landscape {name!r}: data is for array-form landscapes (form='array')")
+
+    @property
+    def data_arrays(self) -> tuple:
+        """The data arrays in the order the functions receive them."""
+        return tuple(self.data.values())
 
     def critical_points(self, params: dict | None = None) -> list[CriticalPoint]:
         """Known critical points for the given parameter values (defaults where missing)."""

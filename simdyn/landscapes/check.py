@@ -23,6 +23,10 @@ def check_landscape_compiles(land, w0, p, dtype: str) -> None:
     A function that raises, returns the wrong shape or that numba cannot compile gets a
     TypeError naming the landscape (instead of a typing error from deep inside a kernel).
     """
+    if getattr(land, "form", "tuple") == "array":
+        from ..engine.array_check import check_array_landscape
+
+        return check_array_landscape(land, w0, p, dtype, registered=_registered(land))
     w = tuple(float(x) for x in w0)
     params = tuple(float(x) for x in p)
     where = f"at w = {w}, p = {params}, t = 1"

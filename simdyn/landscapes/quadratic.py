@@ -14,6 +14,13 @@ Critical points (from the eigenvalues λ of the symmetric part S = ½(H + Hᵀ))
     if S has eigenvalues of both signs. If S is semidefinite and singular the minimizers
     (maximizers) form the null space of S, no isolated point: nothing is listed.
 
+Forms
+    Up to d = :data:`TUPLE_MAX_DIM` the landscape is in the tuple form (the fast path for small
+    d); above, in the array form, with S = ½(H + Hᵀ) and H as data: the gradient is the loop
+    g_i = Σ_j S_ij w_j in the tuple form's order (so both forms give the same bits), and on the
+    CPU a tile of trajectories takes one product G = W·S (BLAS; equal to the loop to rounding).
+    ``quadratic(h, form="array")`` picks the array form at any d.
+
 A tuple of generic length cannot be built inside a numba-compiled loop, so :func:`quadratic`
 generates the scalar source of grad/loss for each dimension d (the entries are read from ``p``
 at run time, so one pair of functions serves every H of that size) and caches it per d. The
@@ -109,10 +116,61 @@ def _critical_points(values: dict) -> list[CriticalPoint]:
     return []  # semidefinite and singular: a subspace of critical points, none isolated
 
 
-def quadratic(h) -> Landscape:
-    """The landscape ½ wᵀ H w for a square matrix ``h`` (any d ≥ 1; d follows h's shape)."""
+#: Largest d of the tuple form of the quadratic; above it the array form is used.
+TUPLE_MAX_DIM = 8
+
+
+def array_grad(w, p, data, t, g):
+    """g = S w with S = ½(H + Hᵀ) = data[0], summed over j in order (as the tuple form)."""
+    s = data[0]
+    for i in range(w.shape[0]):
+        acc = s[i, 0] * w[0]
+        for j in range(1, w.shape[0]):
+            acc = acc + s[i, j] * w[j]
+        g[i] = acc
+
+
+def array_tile_grad(w, p, data, t, g):
+    """G = W·S for a tile of trajectories (rows of W): one matrix–matrix product (np.dot with
+    ``out``: an array-expression assignment of its result compiles 10× slower in numba)."""
+    np.dot(w, data[0], g)
+
+
+def array_loss(w, p, data, t):
+    """½ Σ_i w_i (Σ_j H_ij w_j), H = data[1], in the tuple form's order."""
+    h = data[1]
+    total = 0.0
+    for i in range(w.shape[0]):
+        row = h[i, 0] * w[0]
+        for j in range(1, w.shape[0]):
+            row = row + h[i, j] * w[j]
+        total = total + w[i] * row
+    return 0.5 * total
+
+
+def quadratic(h, form: str | None = None) -> Landscape:
+    """The landscape ½ wᵀ H w for a square matrix ``h`` (any d ≥ 1; d follows h's shape).
+
+    ``form``: "tuple" or "array"; by default the tuple form up to d = TUPLE_MAX_DIM, else the
+    array form (module docstring).
+    """
     h = _as_matrix(h)
     d = h.shape[0]
+    if form not in (None, "tuple", "array"):
+        raise ValueError(f"quadratic: form must be None, 'tuple' or 'array', got {form!r}")
+    if form == "array" or (form is None and d > TUPLE_MAX_DIM):
+        return Landscape(
+            "quadratic",
+            d,
+            array_grad,
+            array_loss,
+            critical_points=lambda values: _critical_points({"h": h}),
+            formula="0.5 * w^T H w  (grad = 0.5 * (H + H^T) w)",
+            doc=__doc__,
+            form="array",
+            data={"s": 0.5 * (h + h.T), "h": h},
+            tile_grad=array_tile_grad,
+        )
     grad, loss = quadratic_functions(d)
     return Landscape(
         "quadratic",

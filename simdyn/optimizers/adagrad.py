@@ -16,7 +16,7 @@ def init(h):
 def update(w, g, s, t, lr, h, flags):
     eps, initial_accumulator_value, lr_decay, weight_decay = h
     g = g + weight_decay * w
-    clr = lr / (1.0 + (t - 1) * lr_decay)
+    clr = lr * (1.0 / (1.0 + (t - 1) * lr_decay))  # per-step reciprocal: a product per trajectory
     state_sum = s[0] + g * g
     std = math.sqrt(state_sum) + eps
     return w + ((-clr) * g) / std, (state_sum,)

@@ -20,9 +20,13 @@ def adam_moments(m, v, g, beta1, beta2):
 
 
 def adam_apply(w, m, v, t, lr, beta1, beta2, eps, flags):
-    """w − η/bc₁ · m/(√v/√bc₂ + ε): the parameter step given the moments (torch's addcdiv)."""
+    """w − η/bc₁ · m/(√v/√bc₂ + ε): the parameter step given the moments (torch's addcdiv).
+
+    η/bc₁ is evaluated as η · (1/bc₁): the reciprocal is a per-step constant, so a learning
+    rate that varies across a tile costs a product, not a division.
+    """
     bias_corrected, eps_inside_sqrt = flags
-    step_size = lr / bias_correction(beta1, t, bias_corrected)
+    step_size = lr * (1.0 / bias_correction(beta1, t, bias_corrected))
     denom = adam_denominator(v, bias_correction(beta2, t, bias_corrected), eps, eps_inside_sqrt)
     return w + ((-step_size) * m) / denom
 

@@ -18,7 +18,7 @@ def update(w, g, s, t, lr, h, flags):
     g = g + weight_decay * w
     m = lerp(m, g, 1.0 - beta1)
     u = max(u * beta2, abs(g) + eps)
-    clr = lr / bias_correction(beta1, t, True)
+    clr = lr * (1.0 / bias_correction(beta1, t, True))  # a per-step reciprocal, not a division per trajectory
     return w + ((-clr) * m) / u, (m, u)
 
 

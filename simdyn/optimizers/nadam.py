@@ -28,7 +28,7 @@ def update(w, g, s, t, lr, h, flags):
     mu_product = mu_product * mu
     m = lerp(m, g, 1.0 - beta1)
     v = ema_square(v, g, beta2)
-    denom = math.sqrt(v / bias_correction2) + eps
+    denom = math.sqrt(v * (1.0 / bias_correction2)) + eps  # per-step reciprocal: a product per coordinate
     mu_product_next = mu_product * mu_next
     w = w + ((-lr * (1.0 - mu) / (1.0 - mu_product)) * g) / denom
     w = w + (((-lr * mu_next) / (1.0 - mu_product_next)) * m) / denom

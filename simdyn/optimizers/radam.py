@@ -25,7 +25,7 @@ def update(w, g, s, t, lr, h, flags):
     step = float(t)
     bias_correction1 = 1.0 - beta1**step
     bias_correction2 = 1.0 - beta2**step
-    corrected_m = m / bias_correction1
+    corrected_m = m * (1.0 / bias_correction1)  # per-step reciprocal: a product per coordinate
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
     rho_t = rho_inf - 2.0 * step * (beta2**step) / bias_correction2
     if rho_t > 5.0:

@@ -1,0 +1,263 @@
+"""Every batch shape at full speed: hyperparameter grids, any dimension, the divider.
+
+Prints ratios measured in one run (float64 throughout), each row against baselines run in the
+same process:
+
+``grid``
+    Adam on the valley (a = 1e-3), one initial point × a 512 × 512 (lr, β₁) grid against 2¹⁸
+    initial points × one combination, in trajectory-steps per second of the kernel (bar ≥ 0.8×).
+    Both run through the same engine; the grid fills whole CPU tiles with one combination per
+    trajectory (the learning rate is read per trajectory, β₁ is a tile constant).
+``quadratic d``
+    Adam on ½wᵀHw with a random SPD H (spectrum 1 … 10, seeded rotation), N·d ≈ 2²¹, for
+    d = 10, 100, 1000, in N·d·T per second, against batched eager torch (``G = W @ H`` and
+    Adam's in-place updates on an (N, d) tensor, ``torch.set_num_threads(cores)``) and two
+    hand-written numba kernels: per-trajectory loops, and a tile of trajectories with one
+    ``np.dot`` per tile and step. Bars: ≥ 2× torch at d = 10, ≥ 1.2× at 100, ≥ 0.9× at 1000.
+    simdyn takes the tuple form at d ≤ 8 and the array form above (d = 10 is the array form).
+``adam 2-D``
+    Adam on the valley, 2²⁰ trajectories × 1000 steps, against a hand-written tiled kernel with
+    one division per coordinate-step (m/(√v·(1/√bc₂) + ε), the formula simdyn now uses) and the
+    one with torch's two divisions (bar ≥ 0.9× the one-division kernel).
+``compile``
+    Cold compile of the first array-form kernel and whether later dimensions compile anything
+    (the array form's source does not depend on d).
+
+Usage: ``python scripts/bench_highd.py [--quick]`` (``--quick``: small sizes, a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import numba
+import numpy as np
+
+import simdyn as sd
+from simdyn.engine.run import run_batch
+from simdyn.plan import make_plan
+
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def kernel_rate(plan, repeats=3) -> float:
+    """Trajectory-steps per second of the plan's kernel (best of ``repeats`` after a warm-up)."""
+    launch = plan.runs[0]
+    run_batch(launch.request, launch.inputs)
+    best = min(run_batch(launch.request, launch.inputs).seconds for _ in range(repeats))
+    return launch.inputs.size * plan.steps / best
+
+
+# -- row 1: grids ----------------------------------------------------------------------------------
+
+def grid_row(side: int, n_ic: int, steps: int) -> dict:
+    rng = np.random.default_rng(0)
+    batch = make_plan("adam", "valley", rng.uniform(-1, 1, (n_ic, 2)), steps, hyper={"lr": 1e-2}, params={"a": 1e-3})
+    grid = make_plan("adam", "valley", np.array([[0.5, 0.5]]), steps, params={"a": 1e-3},
+                     hyper={"lr": np.geomspace(1e-4, 1e-1, side), "beta1": np.linspace(0.0, 0.99, side)})
+    a, b = kernel_rate(batch), kernel_rate(grid)
+    return {"initial-point batch": a, "grid": b, "ratio": b / a}
+
+
+# -- row 2: quadratic in dimension d --------------------------------------------------------------
+
+def random_spd(d: int, seed: int = 0) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return (q * np.linspace(1.0, 10.0, d)) @ q.T
+
+
+@numba.njit(parallel=True, error_model="numpy")
+def _hand_per_trajectory(w, m, v, h, lr, steps):
+    n, d = w.shape
+    g = np.empty((n, d))
+    for j in numba.prange(n):
+        for t in range(1, steps + 1):
+            bc1 = 1.0 - BETA1 ** t
+            bc2 = 1.0 - BETA2 ** t
+            for i in range(d):  # g = H w, axpy order (H symmetric): columns of H stream contiguously
+                g[j, i] = 0.0
+            for k in range(d):
+                wk = w[j, k]
+                for i in range(d):
+                    g[j, i] += h[k, i] * wk
+            for i in range(d):
+                m[j, i] += (1.0 - BETA1) * (g[j, i] - m[j, i])
+                v[j, i] = BETA2 * v[j, i] + (1.0 - BETA2) * g[j, i] * g[j, i]
+                w[j, i] -= (lr / bc1) * m[j, i] / (math.sqrt(v[j, i]) / math.sqrt(bc2) + EPS)
+
+
+@numba.njit(parallel=True, error_model="numpy")
+def _hand_tile_dot(w, m, v, h, lr, steps, tile):
+    n, d = w.shape
+    n_tiles = (n + tile - 1) // tile
+    for it in numba.prange(n_tiles):
+        lo, hi = it * tile, min(n, (it + 1) * tile)
+        for t in range(1, steps + 1):
+            bc1 = 1.0 - BETA1 ** t
+            bc2 = 1.0 - BETA2 ** t
+            g = np.dot(w[lo:hi], h)
+            for j in range(hi - lo):
+                for i in range(d):
+                    m[lo + j, i] += (1.0 - BETA1) * (g[j, i] - m[lo + j, i])
+                    v[lo + j, i] = BETA2 * v[lo + j, i] + (1.0 - BETA2) * g[j, i] * g[j, i]
+                    w[lo + j, i] -= (lr / bc1) * m[lo + j, i] / (math.sqrt(v[lo + j, i]) / math.sqrt(bc2) + EPS)
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def quadratic_row(d: int, coords: int, steps: int) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    n = max(1, coords // d)
+    h = random_spd(d)
+    x0 = np.random.default_rng(1).normal(size=(n, d))
+    work = n * d * steps
+    out = {}
+    plan = make_plan("adam", "quadratic", x0, steps, hyper={"lr": 1e-3}, params={"h": h})
+    out["simdyn"] = kernel_rate(plan) * d
+    for name, fn, extra in (("numba per trajectory", _hand_per_trajectory, ()),
+                            ("numba tile + np.dot", _hand_tile_dot, (max(1, min(256, n // (4 * cores()))),))):
+        with threadpool_limits(1, user_api="blas"):
+            fn(x0.copy(), np.zeros_like(x0), np.zeros_like(x0), h, 1e-3, 2, *extra)  # compile
+            best = min(_timed(fn, x0.copy(), np.zeros_like(x0), np.zeros_like(x0), h, 1e-3, steps, *extra)
+                       for _ in range(2))
+        out[name] = work / best
+    out["torch"] = torch_rate(x0, h, max(5, steps // 4))
+    return out
+
+
+def torch_rate(x0, h, steps) -> float:
+    try:
+        import torch
+    except ImportError:
+        return float("nan")
+    torch.set_num_threads(cores())
+    w = torch.tensor(x0)
+    hh = torch.tensor(h)
+    m, v = torch.zeros_like(w), torch.zeros_like(w)
+
+    def run():
+        for t in range(1, steps + 1):
+            g = w @ hh
+            m.lerp_(g, 1.0 - BETA1)
+            v.mul_(BETA2).addcmul_(g, g, value=1.0 - BETA2)
+            denom = (v.sqrt() / math.sqrt(1.0 - BETA2 ** t)).add_(EPS)
+            w.addcdiv_(m, denom, value=-1e-3 / (1.0 - BETA1 ** t))
+
+    run()
+    best = min(_timed(run) for _ in range(2))
+    return w.numel() * steps / best
+
+
+# -- row 3: the divider in 2-D --------------------------------------------------------------------
+
+def _make_hand_2d(one_division: bool):
+    """A tiled Adam-on-valley kernel for exactly this workload (the style of bench_engine.py's
+    hand kernel): unsigned tile bounds so the inner loop vectorises, per-step terms hoisted."""
+    w1, b2, w2 = 1.0 - BETA1, BETA2, 1.0 - BETA2
+
+    @numba.njit(parallel=True, error_model="numpy")
+    def kernel(w, m, v, lr, a, steps, tile):
+        n = w.shape[1]
+        for it in numba.prange((n + tile - 1) // tile):
+            ulo, uhi = np.uint64(it * tile), np.uint64(min(n, (it + 1) * tile))
+            for t in range(1, steps + 1):
+                neg_step = -(lr * (1.0 / (1.0 - BETA1 ** float(t))))
+                root_bc2 = math.sqrt(1.0 - BETA2 ** float(t))
+                inv_root_bc2 = 1.0 / root_bc2
+                for j in range(ulo, uhi):
+                    x, y = w[0, j], w[1, j]
+                    gx, gy = 2.0 * x, 2.0 * a * y
+                    mx = m[0, j] + w1 * (gx - m[0, j])
+                    my = m[1, j] + w1 * (gy - m[1, j])
+                    vx = v[0, j] * b2 + w2 * gx * gx
+                    vy = v[1, j] * b2 + w2 * gy * gy
+                    if one_division:
+                        w[0, j] = x + (neg_step * mx) / (math.sqrt(vx) * inv_root_bc2 + EPS)
+                        w[1, j] = y + (neg_step * my) / (math.sqrt(vy) * inv_root_bc2 + EPS)
+                    else:
+                        w[0, j] = x + (neg_step * mx) / (math.sqrt(vx) / root_bc2 + EPS)
+                        w[1, j] = y + (neg_step * my) / (math.sqrt(vy) / root_bc2 + EPS)
+                    m[0, j], m[1, j], v[0, j], v[1, j] = mx, my, vx, vy
+    return kernel
+
+
+def adam_2d_row(n: int, steps: int) -> dict:
+    x0 = np.random.default_rng(2).uniform(-1, 1, (n, 2))
+    plan = make_plan("adam", "valley", x0, steps, hyper={"lr": 1e-3}, params={"a": 1e-3})
+    out = {"simdyn": kernel_rate(plan)}
+    for name, one in (("hand, 1 division", True), ("hand, 2 divisions", False)):
+        kernel = _make_hand_2d(one)
+        state = lambda: (np.ascontiguousarray(x0.T), np.zeros((2, n)), np.zeros((2, n)))  # noqa: E731
+        kernel(*state(), 1e-3, 1e-3, 2, 2048)
+        best = min(_timed(kernel, *state(), 1e-3, 1e-3, steps, 2048) for _ in range(3))
+        out[name] = n * steps / best
+    return out
+
+
+# -- compile time ----------------------------------------------------------------------------------
+
+def compile_row(quick: bool) -> dict:
+    """Seconds of the first array-form call (compiles) minus a repeat, and builds at other d."""
+    rng = np.random.default_rng(4)
+    dims = (10, 100) if quick else (10, 100, 1000)
+    os.environ["SIMDYN_DISK_CACHE"] = "0"  # cold: no kernel from the disk cache (run first, nothing compiled yet)
+    before = sd.cache_info()["builds"]
+    h = random_spd(dims[0])
+    x0 = rng.normal(size=(2, dims[0]))
+    start = time.perf_counter()
+    sd.simulate("rmsprop", "quadratic", x0, 2, params={"h": h}, progress=False)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    sd.simulate("rmsprop", "quadratic", x0, 2, params={"h": h}, progress=False)
+    repeat = time.perf_counter() - start
+    builds_first = sd.cache_info()["builds"] - before
+    for d in dims[1:]:
+        sd.simulate("rmsprop", "quadratic", rng.normal(size=(2, d)), 2, params={"h": random_spd(d)}, progress=False)
+    del os.environ["SIMDYN_DISK_CACHE"]
+    return {"compile seconds": first - repeat, "kernels built": builds_first,
+            "kernels built at other d": sd.cache_info()["builds"] - before - builds_first}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    args = parser.parse_args(argv)
+    q = args.quick
+    print(f"bench_highd: {cores()} cores, numba {numba.__version__}, float64"
+          + (" (quick: smoke sizes, ratios not meaningful)" if q else ""))
+    c = compile_row(q)
+    print(f"compile   first array-form kernel {c['compile seconds']:.1f} s cold ({c['kernels built']} kernels); "
+          f"kernels built at the other d: {c['kernels built at other d']}")
+    g = grid_row(32 if q else 512, 2**10 if q else 2**18, 50 if q else 300)
+    print(f"grid      Adam 2-D, 1 IC x {32 if q else 512}^2 (lr, beta1): {g['grid']:.3g} traj-steps/s; "
+          f"IC batch: {g['initial-point batch']:.3g}; ratio {g['ratio']:.2f}x (bar >= 0.8x)")
+    bars = {10: 2.0, 100: 1.2, 1000: 0.9}
+    for d in ((10, 100) if q else (10, 100, 1000)):
+        r = quadratic_row(d, 2**12 if q else 2**21, 10 if q else (100 if d < 1000 else 20))
+        print(f"quadratic d={d:<5} simdyn {r['simdyn']:.3g} N.d.T/s | torch {r['torch']:.3g} "
+              f"({r['simdyn'] / r['torch']:.2f}x, bar >= {bars[d]}x) | numba tile+dot {r['numba tile + np.dot']:.3g} "
+              f"({r['simdyn'] / r['numba tile + np.dot']:.2f}x) | numba per-trajectory {r['numba per trajectory']:.3g} "
+              f"({r['simdyn'] / r['numba per trajectory']:.2f}x)")
+    a = adam_2d_row(2**14 if q else 2**20, 50 if q else 1000)
+    print(f"adam 2-D  simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
+          f"({a['simdyn'] / a['hand, 1 division']:.2f}x, bar >= 0.9x) | hand 2 div {a['hand, 2 divisions']:.3g} "
+          f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

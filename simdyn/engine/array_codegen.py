@@ -1,0 +1,175 @@
+"""Source generation for array-form landscapes: any dimension d, with data.
+
+An array-form landscape writes its gradient on arrays, ``grad(w, p, data, t, g)`` with ``w`` and
+``g`` of shape (d,) and ``data`` the tuple of its data arrays (a design matrix, a dataset), so
+nothing in the generated source grows with d: compile time and memory are those of d = 1.
+
+The state is laid out per trajectory, rows of contiguous coordinates: W (N, d), S (slots, N, d),
+R (records, N, d); the other arrays are those of :mod:`simdyn.engine.codegen` (same argument
+list, :data:`ARRAY_ARGUMENTS`, with the data arrays D0, D1, … and scratch rows at the end). One
+step of trajectory j:
+
+1. ``grad(W[j], p, data, t, g)`` into a scratch row (or, on the CPU, the landscape's
+   ``tile_grad(W[lo:hi], p, data, t, G)`` once per tile and step: one matrix–matrix product
+   for the whole tile where the per-trajectory form would re-stream the data per trajectory);
+2. the optimizer's scalar ``update`` on every coordinate k, with the hyperparameters of k's
+   coordinate group, into scratch rows — this loop runs along the contiguous coordinates and
+   vectorises;
+3. the step is kept if every new coordinate is finite and within the divergence threshold,
+   else the trajectory is frozen at its last state (F[j] = +t diverged, −t non-finite) and
+   skipped from then on.
+
+The CPU kernel tiles trajectories as the tuple form does (tile constants and lane rows, see
+:mod:`simdyn.engine.tiling`); the CUDA kernel runs one thread per trajectory with scratch rows
+in global memory.
+"""
+
+from __future__ import annotations
+
+from .codegen import (
+    ARGUMENTS,
+    KernelLayout,
+    _combination_scalars,
+    _combination_tuples,
+    _indent,
+    _lr_varies_per_trajectory,
+    _schedules,
+    _suffix,
+    _tuple,
+)
+
+#: Scratch rows of the CUDA kernel (the CPU kernel allocates them per tile): gradient (N, d),
+#: new point (N, d), new slots (slots, N, d).
+SCRATCH = (("GS", "real", 2), ("NS", "real", 2), ("US", "real", 3))
+
+
+def data_names(layout: KernelLayout) -> list[str]:
+    return [f"D{i}" for i in range(len(layout.data_ndims))]
+
+
+def array_argument_names(layout: KernelLayout) -> list[str]:
+    """The array-form kernel's arguments: :data:`codegen.ARGUMENTS`, scratch rows, data."""
+    return [name for name, _, _ in ARGUMENTS] + [name for name, _, _ in SCRATCH] + data_names(layout)
+
+
+def _signature(layout: KernelLayout) -> str:
+    return ", ".join(array_argument_names(layout))
+
+
+def _data_tuple(layout: KernelLayout) -> str:
+    return "data = " + _tuple(data_names(layout))
+
+
+def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
+    """One step of trajectory ``j`` (frozen trajectories are skipped by the caller)."""
+    slots = _tuple([f"S[{i}, {j}, k]" for i in range(layout.n_slots)])
+    lines = ["w = W[" + j + "]", *gradient]
+    if layout.noise:
+        lines += [
+            "for k in range(0, d, 2):",
+            f"    z_a, z_b = normal_pair(seed, G[{j}], t, k // 2)",
+            "    g[k] = g[k] + sigma * DT(z_a)",
+            "    if k + 1 < d:",
+            "        g[k + 1] = g[k + 1] + sigma * DT(z_b)",
+        ]
+    lines += ["outside = 0", "nonfinite = 0"]
+    groups = layout.groups or ((0, layout.dim),)
+    for gi, (lo, hi) in enumerate(groups):
+        suffix = _suffix(layout, gi)
+        bounds = "0, d" if not layout.groups else f"{lo}, {hi}"
+        lines += [
+            f"for k in range({bounds}):",
+            f"    n_k, u_k = update(w[k], g[k], {slots}, t, lr{suffix}, h{suffix}, FLAGS)",
+            "    n[k] = n_k",
+            *[f"    u[{i}, k] = u_k[{i}]" for i in range(layout.n_slots)],
+            "    outside += not (abs(n_k) <= thr)",
+            "    nonfinite += not (abs(n_k) < INF)",
+        ]
+    lines += [
+        "if outside == 0:",
+        "    for k in range(d):",
+        f"        W[{j}, k] = n[k]",
+        *[f"        S[{i}, {j}, k] = u[{i}, k]" for i in range(layout.n_slots)],
+        "else:",
+        f"    F[{j}] = FT(t) if nonfinite == 0 else FT(-t)",
+    ]
+    return lines
+
+
+def cpu_source(layout: KernelLayout) -> str:
+    """A ``numba.njit(parallel=True)`` kernel: prange over tiles, time loop, trajectories of the
+    tile one after another, coordinates in a vectorised loop."""
+    out = [f"def kernel({_signature(layout)}):", "    d = W.shape[1]", "    " + _data_tuple(layout)]
+    body = ["for it in prange(T.shape[1]):"]
+    tile = [
+        "lo = T[0, it]",
+        "hi = T[1, it]",
+        "c = T[2, it]",
+        "n = np.empty(d, dtype=DTYPE)",
+        f"u = np.empty(({layout.n_slots}, d), dtype=DTYPE)",
+        "GT = np.empty((hi - lo, d), dtype=DTYPE)" if layout.tile_grad else "g = np.empty(d, dtype=DTYPE)",
+        *_combination_scalars(layout),
+        *_combination_tuples(layout, "j", per_trajectory=False),
+    ]
+    per_trajectory = _combination_tuples(layout, "j", per_trajectory=True)
+    schedule = _schedules(layout)
+    lane_lr = _lr_varies_per_trajectory(layout)
+    tile += ["for t in range(t_begin + 1, t_end + 1):"]
+    tile += _indent([] if lane_lr else schedule, 1)
+    if layout.tile_grad:
+        tile += ["    tile_grad(W[lo:hi], p, data, t, GT)"]
+        gradient = ["g = GT[j - lo]"]
+    else:
+        gradient = ["grad(w, p, data, t, g)"]
+    inner = ["if F[j] != 0:", "    continue", *per_trajectory, *(schedule if lane_lr else []),
+             *_step(layout, "j", gradient)]
+    tile += ["    for j in range(lo, hi):"] + _indent(inner, 2)
+    if layout.record:
+        tile += _indent([
+            "if t % rec_every == 0:",
+            "    for j in range(lo, hi):",
+            "        for k in range(d):",
+            "            R[t // rec_every, j, k] = W[j, k]",
+        ], 1)
+    body += _indent(tile, 1)
+    out += _indent(body, 1)
+    return "\n".join(out) + "\n"
+
+
+def cuda_source(layout: KernelLayout) -> str:
+    """A ``numba.cuda.jit`` kernel: one thread per trajectory, scratch rows in global memory."""
+    out = [f"def kernel({_signature(layout)}):", "    d = W.shape[1]", "    " + _data_tuple(layout)]
+    body = ["j = cuda.grid(1)", "if j < n_traj:"]
+    thread = [
+        "c = G[j] // n_ic - first // n_ic",
+        "g = GS[j]",
+        "n = NS[j]",
+        "u = US[:, j, :]",
+        *_combination_scalars(layout),
+        *_combination_tuples(layout, "j", per_trajectory=False),
+        *_combination_tuples(layout, "j", per_trajectory=True),
+        "for t in range(t_begin + 1, t_end + 1):",
+    ]
+    step = ["if F[j] == 0:"] + _indent(_schedules(layout) + _step(layout, "j", ["grad(w, p, data, t, g)"]), 1)
+    if layout.record:
+        step += ["if t % rec_every == 0:", "    for k in range(d):", "        R[t // rec_every, j, k] = W[j, k]"]
+    thread += _indent(step, 1)
+    body += _indent(thread, 1)
+    out += _indent(body, 1)
+    return "\n".join(out) + "\n"
+
+
+def loss_source(n_params: int, n_data: int) -> str:
+    """A ``numba.njit(parallel=True)`` loop evaluating an array-form loss at every final point
+    (W (N, d), P per combination)."""
+    p = _tuple([f"P[{i}, c]" for i in range(n_params)])
+    data = _tuple([f"D{i}" for i in range(n_data)])
+    extra = "".join(f", D{i}" for i in range(n_data))
+    return (
+        f"def loss_kernel(W, P, n_ic, first, t, out{extra}):\n"
+        f"    data = {data}\n"
+        "    for j in prange(W.shape[0]):\n"
+        "        c = (first + j) // n_ic - first // n_ic\n"
+        f"        p = {p}\n"
+        "        out[j] = loss(W[j], p, data, t)\n"
+    )
