@@ -207,7 +207,59 @@ def make_plan(
     diverge_threshold=1e10,
     max_memory=None,
 ) -> Plan:
-    """Check every argument of :func:`simdyn.simulate` and lay the study out as launches."""
+    """Check every argument of :func:`simdyn.simulate` and lay the study out as launches.
+
+    Four stages, each its own function: validate the arguments (:func:`_validated`), resolve
+    the sweeps (:func:`_sweeps`), check the memory of recordings (:func:`_check_recording`),
+    and lay out one launch per optimizer (:func:`_launch`). Nothing is compiled.
+    """
+    args = _validated(optimizer, landscape, x0, steps, hyper, params, observers, record_every, noise, dtype, target,
+                      converge_tol, diverge_threshold)
+    sweeps = _sweeps(args)
+    _check_recording(args, sweeps, max_memory)
+    observers = tuple(obs.bind(args.landscape, sweeps.param_values) for obs in args.observers)
+    param_table = _param_table(args.landscape, sweeps.param_values, sweeps.sweep)
+    runs = [_launch(opt, args, sweeps, observers, param_table) for opt in args.optimizers]
+    return Plan(
+        runs, args.stacked, args.landscape, sweeps.param_values, args.initial, sweeps.sweep, args.steps,
+        args.record_every, args.noise, observers, args.dtype, args.target, float(converge_tol),
+        float(diverge_threshold), memory_budget(max_memory),
+    )
+
+
+@dataclass
+class _Arguments:
+    """The arguments of a study, validated and normalised (stage 1 of :func:`make_plan`)."""
+
+    optimizers: list
+    stacked: bool
+    landscape: Landscape
+    initial: InitialSet
+    steps: int
+    hyper: dict
+    params: dict
+    observers: tuple
+    record_every: int
+    noise: Gaussian | None
+    dtype: str
+    target: str
+    diverge_threshold: float
+
+
+@dataclass
+class _Sweeps:
+    """The swept dims and the value of every name (stage 2 of :func:`make_plan`)."""
+
+    sweep: Sweep
+    schedule: Schedule | None
+    hyper_values: dict  # name -> scalar, swept array or flag
+    group_values: dict  # name -> {group: scalar or swept array}
+    param_values: dict  # landscape parameter -> value (defaults filled in)
+
+
+def _validated(optimizer, landscape, x0, steps, hyper, params, observers, record_every, noise, dtype, target,
+               converge_tol, diverge_threshold) -> _Arguments:
+    """Stage 1: every argument checked (errors name it) and normalised."""
     dtype = _resolve_dtype(dtype)
     target = _resolve_target(target)
     if not _is_int(steps) or steps < 1:
@@ -254,18 +306,24 @@ def make_plan(
             "and 35 s at d = 20; numba refuses d = 40, and d = 300 exhausted 8 GB)"
         )
     initial = as_initial_set(x0, land.dim)
-
-    # -- sweeps and per-name values ---------------------------------------------------------------
-    sweep = Sweep()
     known_hypers = {name for opt in opts for name in opt.names}
     for name in hyper:
         if name not in known_hypers:
             known = "; ".join(f"{o.name}: {', '.join(o.names)}" for o in opts)
             raise ValueError(f"hyper: unknown hyperparameter {name!r}; known ({known})")
+    return _Arguments(opts, stacked, land, initial, steps, hyper, params, observers, int(record_every or 0), noise,
+                      dtype, target, float(diverge_threshold))
+
+
+def _sweeps(args: _Arguments) -> _Sweeps:
+    """Stage 2: the value of every hyperparameter, schedule parameter and landscape parameter;
+    swept (1-D array) values become dims in the order given."""
+    opts, land = args.optimizers, args.landscape
+    sweep = Sweep()
     schedule = None
     hyper_values: dict = {}
-    group_values: dict = {}  # name -> {group: scalar or swept array}
-    for name, value in hyper.items():
+    group_values: dict = {}
+    for name, value in args.hyper.items():
         if isinstance(value, dict):
             group_values[name] = _per_group(name, value, land, opts, sweep)
             continue
@@ -291,7 +349,7 @@ def make_plan(
             sweep.add(name, hyper_values[name])
 
     param_values: dict = {}
-    for name, value in params.items():
+    for name, value in args.params.items():
         if name not in land.params:
             raise ValueError(
                 f"params: unknown parameter {name!r} of landscape {land.name!r}; known: {', '.join(land.params) or 'none'}"
@@ -308,100 +366,97 @@ def make_plan(
             sweep.add(name, param_values[name])
     for name, default in land.params.items():
         param_values.setdefault(name, np.asarray(default, dtype=float) if np.ndim(default) else float(default))
+    return _Sweeps(sweep, schedule, hyper_values, group_values, param_values)
 
-    n_combo = sweep.size
-    n_ic = initial.points.shape[0]
-    n_batch = n_combo * n_ic
-    dt = np.dtype(dtype)
-    if record_every:
-        n_records = steps // record_every + 1
-        need = n_records * land.dim * n_batch * dt.itemsize * len(opts)
-        budget = memory_budget(max_memory)
-        if need > budget:
-            raise ValueError(
-                f"record_every={record_every}: the recording needs {_bytes(need)} "
-                f"({n_records} records x {n_batch} trajectories x {land.dim} coords x {len(opts)} optimizers), "
-                f"more than the {_bytes(budget)} available; record less often (larger record_every), "
-                "use observers instead of recordings, or split the batch into chunks"
-            )
 
-    observers = tuple(obs.bind(land, param_values) for obs in observers)
-    param_table = _param_table(land, param_values, sweep)
-    layout_common = dict(
+def _check_recording(args: _Arguments, sweeps: _Sweeps, max_memory) -> None:
+    """Stage 3: a recording of the whole batch must fit in the memory budget (the per-launch
+    state is checked when the run's chunking is known: :func:`simdyn.simulate.check_memory`)."""
+    if not args.record_every:
+        return
+    n_batch = sweeps.sweep.size * args.initial.points.shape[0]
+    n_records = args.steps // args.record_every + 1
+    dim = args.landscape.dim
+    need = n_records * dim * n_batch * np.dtype(args.dtype).itemsize * len(args.optimizers)
+    budget = memory_budget(max_memory)
+    if need > budget:
+        raise ValueError(
+            f"record_every={args.record_every}: the recording needs {_bytes(need)} "
+            f"({n_records} records x {n_batch} trajectories x {dim} coords x {len(args.optimizers)} optimizers), "
+            f"more than the {_bytes(budget)} available; record less often (larger record_every), "
+            "use observers instead of recordings, or split the batch into chunks"
+        )
+
+
+def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple, param_table: np.ndarray) -> OptimizerRun:
+    """Stage 4: one optimizer's launch: its per-combination tables, its kernel's layout and the
+    batch inputs."""
+    land, sweep = args.landscape, sweeps.sweep
+    n_combo, n_ic = sweep.size, args.initial.points.shape[0]
+    used: dict = {}
+    for name, spec in opt.hypers.items():
+        if name != "lr":
+            used[name] = sweeps.hyper_values.get(name, spec.default)
+    for name, default in opt.flags.items():
+        used[name] = sweeps.hyper_values.get(name, default)
+    sched = sweeps.schedule or as_schedule(opt.hypers["lr"].default)
+    groups = list(land.groups) or [None]
+    hyper_rows, sched_rows = [], []
+    for group in groups:
+        for n in opt.float_hypers:
+            hyper_rows.append(_group_column(sweep, n, n, used[n], sweeps.group_values, group))
+        for p, dim in zip(sched.params, sched.param_names):
+            sched_rows.append(_group_column(sweep, dim, dim, sched.params[p], sweeps.group_values, group))
+    hyper_table = np.stack(hyper_rows) if hyper_rows else np.zeros((0, n_combo))
+    sched_table = np.stack(sched_rows)
+    for name, per_group in sweeps.group_values.items():
+        if name in opt.hypers:
+            used.update({f"{name}_{g}": v for g, v in per_group.items()})
+    init_state = _initial_state(opt, hyper_table[:len(opt.float_hypers)])
+    flags = tuple(bool(used[name]) for name in opt.flags)
+    # Observers that see the optimizer state are bound to this optimizer's slots.
+    run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
+    observer_params = _observer_param_table(run_observers, land, param_table)
+    tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
+    lane_rows, tile_group = (), None
+    if args.target == "cpu":
+        lane_rows, tile_group = lane_layout(sweep.shape, n_ic, tables, n_groups=len(groups))
+    layout = KernelLayout(
         dim=land.dim if land.form == "tuple" else 0,  # the array form's source does not depend on d
+        n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],
         n_params=param_table.shape[0],
         project=land.project is not None,
-        noise=noise is not None,
-        record=bool(record_every),
+        noise=args.noise is not None,
+        observer_slots=tuple(len(obs.slots(land.dim)) for obs in run_observers),
+        observer_params=tuple(len(obs.params(land.dim)) for obs in run_observers),
+        record=bool(args.record_every),
+        observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in run_observers),
+        observer_sees_state=tuple(obs.sees_state for obs in run_observers),
+        observer_sees_previous=tuple(obs.sees_previous for obs in run_observers),
+        lane_rows=lane_rows,
+        groups=tuple((sl.start, sl.stop) for sl in land.groups.values()),
+        form=land.form,
+        data_ndims=tuple(a.ndim for a in land.data_arrays),
+        tile_grad=land.tile_grad is not None,
     )
-
-    runs = []
-    for opt in opts:
-        used: dict = {}
-        for name, spec in opt.hypers.items():
-            if name != "lr":
-                used[name] = hyper_values.get(name, spec.default)
-        for name, default in opt.flags.items():
-            used[name] = hyper_values.get(name, default)
-        sched = schedule or as_schedule(opt.hypers["lr"].default)
-        groups = list(land.groups) or [None]
-        hyper_rows, sched_rows = [], []
-        for group in groups:
-            for n in opt.float_hypers:
-                hyper_rows.append(_group_column(sweep, n, n, used[n], group_values, group))
-            for p, dim in zip(sched.params, sched.param_names):
-                sched_rows.append(_group_column(sweep, dim, dim, sched.params[p], group_values, group))
-        hyper_table = np.stack(hyper_rows) if hyper_rows else np.zeros((0, n_combo))
-        sched_table = np.stack(sched_rows)
-        for name, per_group in group_values.items():
-            if name in opt.hypers:
-                used.update({f"{name}_{g}": v for g, v in per_group.items()})
-        init_state = _initial_state(opt, hyper_table[:len(opt.float_hypers)])
-        flags = tuple(bool(used[name]) for name in opt.flags)
-        # Observers that see the optimizer state are bound to this optimizer's slots.
-        run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
-        observer_params = _observer_param_table(run_observers, land, param_table)
-        lane_rows, tile_group = (), None
-        tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
-        if target == "cpu":
-            lane_rows, tile_group = lane_layout(sweep.shape, n_ic, tables, n_groups=len(groups))
-        layout = KernelLayout(
-            n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],
-            observer_slots=tuple(len(obs.slots(land.dim)) for obs in run_observers),
-            observer_params=tuple(len(obs.params(land.dim)) for obs in run_observers),
-            observer_buffers=tuple(obs.buffer(land.dim) is not None for obs in run_observers),
-            observer_sees_state=tuple(obs.sees_state for obs in run_observers),
-            observer_sees_previous=tuple(obs.sees_previous for obs in run_observers),
-            lane_rows=lane_rows,
-            groups=tuple((sl.start, sl.stop) for sl in land.groups.values()),
-            form=land.form,
-            data_ndims=tuple(a.ndim for a in land.data_arrays),
-            tile_grad=land.tile_grad is not None,
-            **layout_common,
-        )
-        request = KernelRequest(opt, flags, land, sched, run_observers, layout, dtype, target)
-        inputs = BatchInputs(
-            hypers=hyper_table,
-            schedule=sched_table,
-            params=param_table,
-            init_state=init_state,
-            x0=initial.points,
-            observer_params=observer_params,
-            observer_buffers=tuple(obs.buffer(land.dim) for obs in run_observers),
-            steps=steps,
-            record_every=int(record_every or 0),
-            seed=noise.seed if noise is not None else 0,
-            sigma=noise.sigma if noise is not None else 0.0,
-            threshold=float(diverge_threshold),
-            tile_group=tile_group,
-            representative=representatives(sweep.shape, tables) if stacked else None,
-        )
-        runs.append(OptimizerRun(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs))
-
-    return Plan(
-        runs, stacked, land, param_values, initial, sweep, steps, int(record_every or 0), noise, observers,
-        dtype, target, float(converge_tol), float(diverge_threshold), memory_budget(max_memory),
+    request = KernelRequest(opt, flags, land, sched, run_observers, layout, args.dtype, args.target)
+    inputs = BatchInputs(
+        hypers=hyper_table,
+        schedule=sched_table,
+        params=param_table,
+        init_state=init_state,
+        x0=args.initial.points,
+        observer_params=observer_params,
+        observer_buffers=tuple(obs.buffer(land.dim) for obs in run_observers),
+        steps=args.steps,
+        record_every=args.record_every,
+        seed=args.noise.seed if args.noise is not None else 0,
+        sigma=args.noise.sigma if args.noise is not None else 0.0,
+        threshold=args.diverge_threshold,
+        tile_group=tile_group,
+        representative=representatives(sweep.shape, tables) if args.stacked else None,
     )
+    return OptimizerRun(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs)
 
 
 def _per_group(name: str, value: dict, land: Landscape, opts, sweep: Sweep) -> dict:
