@@ -50,6 +50,16 @@ def test_local_cluster_gives_the_single_process_result(client):
     assert ds.attrs["simdyn_call"] == ref.attrs["simdyn_call"]
 
 
+def test_period_scan_on_a_cluster(client):
+    # Oracle: sgd on x² + a·y² maps x to (1 − 2η)x: η = 1 flips x (a 2-cycle ±x₀), η = 0.25 halves
+    # it (the fixed point 0). The client and chunk_size go to simulate, not to the plan.
+    x0 = np.array([[0.5, 0.1], [-0.2, 0.3], [0.7, -0.4]])
+    ds = sd.period_scan("sgd", "valley", x0, hyper={"lr": np.array([0.25, 1.0])}, steps=200, max_period=8,
+                        coords=["x"], client=client, chunk_size=2, progress=False)
+    np.testing.assert_array_equal(ds.period.values, [[1, 1, 1], [2, 2, 2]])
+    np.testing.assert_allclose(ds.cycle_amplitude.values[1, :, 0], 2 * np.abs(x0[:, 0]), rtol=1e-12)
+
+
 STUDY = """
 name = "resume"
 optimizers = ["sgd", "adam"]

@@ -364,6 +364,15 @@ def test_period_scan_returns_periods_amplitudes_and_orbit_points():
         sd.period_scan("sgd", MAPS, np.zeros((4, 1)), hyper={"lr": 1.0}, steps=10, max_memory=100)
 
 
+def test_period_scan_runs_in_chunks():
+    # simulate's chunk_size goes to simulate (it used to reach make_plan and raise a TypeError).
+    # Oracle: the logistic map's periods 1, 2, 4 and chaos at r = 2.9, 3.2, 3.5, 3.9.
+    rs = np.array([2.9, 3.2, 3.5, 3.9])
+    ds = sd.period_scan("sgd", MAPS, np.array([[0.3], [0.6]]), hyper={"lr": 1.0}, params={"kind": LOGISTIC, "r": rs},
+                        steps=2000, max_period=32, chunk_size=3, progress=False)
+    np.testing.assert_array_equal(ds.period.values, [[1, 1], [2, 2], [4, 4], [0, 0]])
+
+
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="max_period"):
         sd.observe.Period(0)

@@ -41,14 +41,17 @@ def period_scan_memory(n_trajectories: int, dim: int, max_period: int, orbit: bo
 
 def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 10_000, *, max_period: int = 64,
                 atol: float = 1e-9, rtol: float = 1e-9, repeats: int = 3, coords=None, orbit: bool = True,
-                on: str = "w", observers=(), max_memory=None, **simulate_kwargs) -> xr.Dataset:
+                on: str = "w", observers=(), max_memory=None, chunk_size=None, client=None, progress=None,
+                **simulate_kwargs) -> xr.Dataset:
     """Simulate a sweep and detect, per trajectory, the final fixed point or cycle.
 
     Equivalent to ``sd.simulate(optimizer, landscape, x0, steps, hyper=hyper, params=params,
     observers=[sd.observe.Period(max_period, atol, rtol, on=on, repeats=repeats, coords=coords,
     orbit=orbit), *observers], ...)``: arrays in ``hyper`` / ``params`` become dims, as in
     :func:`simdyn.simulate`. Nothing is recorded: memory is O(trajectories × max_period), checked
-    before anything runs (the ring buffer, plus the orbit points when ``orbit``).
+    before anything runs (the ring buffer, plus the orbit points when ``orbit``). ``chunk_size``,
+    ``client`` and ``progress`` are passed to :func:`simdyn.simulate`, as are ``record_every``,
+    ``noise``, ``dtype``, ``target``, ``converge_tol`` and ``diverge_threshold``.
 
     Returns the Dataset of :func:`simdyn.simulate` with ``period`` (1 fixed point, p ≥ 2 cycle,
     0 none up to ``max_period``), ``transient``, ``cycle_amplitude`` and ``cycle_center`` (dim
@@ -64,7 +67,7 @@ def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 
     detector = Period(max_period, atol=atol, rtol=rtol, on=on, repeats=repeats, coords=coords, orbit=orbit)
     observers = [detector, *observers]
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
-                     **{k: v for k, v in simulate_kwargs.items() if k not in ("progress",)})
+                     max_memory=max_memory, **simulate_kwargs)
     width = max(run.request.observers[0].observed_width(plan.landscape.dim) for run in plan.runs)
     need = period_scan_memory(plan.n_trajectories, plan.landscape.dim, max_period, orbit, width)
     budget = memory_budget(max_memory)
@@ -76,7 +79,7 @@ def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 
             "scan into chunks of initial points / hyperparameter values"
         )
     ds = simulate(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
-                  max_memory=max_memory, **simulate_kwargs)
+                  max_memory=max_memory, chunk_size=chunk_size, client=client, progress=progress, **simulate_kwargs)
     ds.attrs["period_scan"] = json.dumps({"max_period": max_period, "atol": atol, "rtol": rtol, "repeats": repeats,
                                           "coords": None if coords is None else list(map(str, coords)),
                                           "orbit": bool(orbit), "on": on})
