@@ -279,9 +279,32 @@ def save(ds: xr.Dataset, path, group: str | None = None) -> str:
     return os.fspath(path)
 
 
-def load(path, group: str | None = None) -> xr.Dataset:
-    """Read a dataset written by :func:`save` (or one ``group`` of a multi-study file) fully into
-    memory; the file is closed afterwards."""
+def groups(path) -> list[str]:
+    """Names of the netCDF groups at the root of ``path`` (empty for a single-Dataset file)."""
+    import netCDF4
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    with netCDF4.Dataset(path) as nc:
+        return list(nc.groups)
+
+
+def load(path, group: str | None = None):
+    """Read a file written by :func:`save` (or by ``simdyn run``) fully into memory; the file is
+    closed afterwards.
+
+    A file without groups gives its ``xarray.Dataset``. A file with groups (a study with
+    ``[[runs]]``: one group per run) gives an ``xarray.DataTree`` holding every group
+    (``tree["valley"].to_dataset()``; the study's attributes on the root), as
+    ``xr.open_datatree(path)`` would; ``group="valley"`` gives that group's Dataset.
+    """
+    names = groups(path)
+    if group is not None and group.strip("/") not in names:
+        raise ValueError(f"group: {group!r} is not in {os.fspath(path)}; groups: {', '.join(names) or 'none'}")
+    if group is None and names:
+        with xr.open_datatree(path, engine="netcdf4") as tree:
+            return tree.load()
     with xr.open_dataset(path, engine="netcdf4", group=group) as ds:
         return ds.load()
 
