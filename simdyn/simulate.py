@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .dataset import build_dataset
+from .engine.loss import final_loss
 from .engine.run import concatenate_results, run_batch
-from .io import build_dataset
 from .plan import make_plan
 from .progress import progress_bar
 
@@ -116,7 +117,8 @@ def simulate(
     finally:
         if bar is not None:
             bar.close()
-    return build_dataset(plan, results)
+    losses = [final_loss(plan.landscape, run.inputs, result.w, 0, plan.dtype) for run, result in zip(plan.runs, results)]
+    return build_dataset(plan, results, losses)
 
 
 def _simulate_on_cluster(plan, client, chunk_size, bar) -> xr.Dataset:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import simdyn as sd
-from simdyn.io import STATUS
+from simdyn.status import STATUS
 
 
 def gd_valley_numpy(x0, lr, a, steps):

@@ -19,7 +19,7 @@ from simdyn.analysis.flat import (
     extremal_history,
     extremal_history_landscape,
 )
-from simdyn.io import STATUS
+from simdyn.status import STATUS
 
 
 def first_exit(traj, center, radius, norm):

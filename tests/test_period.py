@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simdyn as sd
-from simdyn.io import STATUS
+from simdyn.status import STATUS
 
 
 # -- one 1-D landscape for every map test (one compiled kernel) -------------------------------

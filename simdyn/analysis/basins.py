@@ -87,7 +87,8 @@ from scipy.spatial import cKDTree
 from ..distributed.executor import iterate_tasks, plan_tasks
 from ..engine.compile import python_function
 from ..initial import coord_labels
-from ..io import STATUS, study_attrs
+from ..provenance import study_attrs
+from ..status import STATUS
 from ..landscapes.check import check_landscape_compiles
 from ..observe.period import MAX_PERIOD, Period
 from ..plan import make_plan
