@@ -7,6 +7,7 @@ import numpy as np
 import xarray as xr
 
 from .dataset import build_dataset
+from .engine.landscape_check import check_landscape_compiles
 from .engine.loss import final_loss
 from .engine.run import concatenate_results, run_batch
 from .plan import make_plan
@@ -87,8 +88,6 @@ def simulate(
         record_every=record_every, noise=noise, dtype=dtype, target=target,
         converge_tol=converge_tol, diverge_threshold=diverge_threshold, max_memory=max_memory,
     )
-    from .landscapes.check import check_landscape_compiles
-
     check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
     total = plan.n_trajectories * plan.steps
     bar = progress_bar(total, progress)

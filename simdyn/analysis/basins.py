@@ -89,7 +89,7 @@ from ..engine.compile import python_function
 from ..initial import coord_labels
 from ..provenance import study_attrs
 from ..status import STATUS
-from ..landscapes.check import check_landscape_compiles
+from ..engine.landscape_check import check_landscape_compiles
 from ..observe.period import MAX_PERIOD, Period
 from ..plan import make_plan
 from .boundaries import boundary_mask

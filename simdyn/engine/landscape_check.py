@@ -1,4 +1,6 @@
-"""Check a landscape's functions before any kernel is built, with errors that name it."""
+"""Check a landscape's functions before any kernel is built, with errors that name it.
+
+On the engine's side: landscapes are plain scalar Python and know no compiler."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numba
 import numpy as np
 from numba.core.errors import NumbaError
 
-from ..engine.compile import compile_scalar, python_function
+from .compile import compile_scalar, python_function
 
 
 def _is_real(value) -> bool:
@@ -81,7 +83,7 @@ def check_landscape_compiles(land, w0, p, dtype: str) -> None:
 
 
 def _registered(land) -> bool:
-    from . import LANDSCAPES
+    from ..landscapes import LANDSCAPES
 
     return any(land is known for known in LANDSCAPES.values()) or (
         python_function(land.grad).__module__ or ""
