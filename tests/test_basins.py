@@ -18,14 +18,8 @@ import xarray as xr
 from scipy import optimize
 
 import simdyn as sd
-from simdyn.analysis.basins import (
-    DIVERGED,
-    UNRESOLVED,
-    _KeyTable,
-    aligned_cycles,
-    cluster_keys,
-    merge_known_fixed_points,
-)
+from simdyn.analysis.attractors.mapping import DIVERGED, UNRESOLVED, Confined, KeyTable, aligned_cycles
+from simdyn.analysis.attractors.matching import cluster_keys, merge_known_fixed_points
 from simdyn.analysis.boundaries import box_entropies, uncertain_fraction
 
 # --- the double well: ridge split, momentum against NumPy, cycles -----------------------------
@@ -147,7 +141,7 @@ def test_the_canonical_point_does_not_depend_on_the_phase():
 
 
 def test_cycles_with_tied_canonical_points_and_near_fixed_cycles_merge():
-    table = _KeyTable(cell=0.25e-3)
+    table = KeyTable(cell=0.25e-3)
     cycle = np.array([[1.0, 0.0], [0.0, 1.0]])
     # the same 2-cycle, rotated to two different first points (a tie of the canonical point) …
     two = table.add(0, 0, np.array([0, 1, 3]), 2,
@@ -214,9 +208,8 @@ def test_adam_bursting_around_a_minimum_belongs_to_that_minimum():
 
 
 def test_a_wandering_trajectory_belongs_to_the_one_attractor_its_box_holds():
-    from simdyn.analysis.basins import _Confined
 
-    confined = _Confined(2)
+    confined = Confined(2)
     boxes = np.array([[[-0.1, -0.1], [0.1, 0.1]],   # holds the fixed point at 0 only
                       [[0.9, -0.1], [1.3, 0.1]],    # holds both points of the 2-cycle
                       [[0.9, -0.1], [1.05, 0.1]],   # holds half of the cycle

@@ -56,6 +56,11 @@ DATASET_LAYER = ("simdyn.dataset", "simdyn.io", "simdyn.provenance")
     pytest.param("dataset.py", ("simdyn.engine",), id="dataset-assembly-calls-no-kernel"),
     pytest.param("provenance.py", ("simdyn.engine", "simdyn.dataset"), id="provenance-calls-no-kernel"),
     pytest.param("io.py", ("simdyn.engine", "simdyn.dataset"), id="netcdf-io-calls-no-kernel"),
+    pytest.param("analysis", ("simdyn.engine", "simdyn.plan", "simdyn.simulate", "simdyn.distributed", "simdyn.studies",
+                              "simdyn.cli", "simdyn.study"), id="analysis-runs-no-simulation"),
+    pytest.param("analysis/attractors/mapping.py", ("simdyn.analysis.attractors.matching",),
+                 id="mapping-knows-no-matching"),
+    pytest.param("studies", ("simdyn.cli", "simdyn.study"), id="studies-below-the-command-line"),
 ])
 def test_a_layer_does_not_import_the_layers_it_must_not_know(folder, forbidden):
     assert violations(folder, forbidden) == []
