@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 
+import naive
 import simdyn as sd
 from simdyn.analysis.flat import (
     adam_flat_distance_bound,
@@ -20,14 +21,6 @@ from simdyn.analysis.flat import (
     extremal_history_landscape,
 )
 from simdyn.status import STATUS
-
-
-def first_exit(traj, center, radius, norm):
-    """Reference: the smallest t ≥ 1 with ‖w_t − c‖ > r in a recorded (…, step, coord) array, −1 if none."""
-    offset = traj - np.asarray(center)
-    dist = np.sqrt((offset ** 2).sum(-1)) if norm == "l2" else np.abs(offset).max(-1)
-    out = dist[..., 1:] > radius
-    return np.where(out.any(-1), out.argmax(-1) + 1, -1)
 
 
 # --- Exit ---------------------------------------------------------------------------------------
@@ -56,7 +49,7 @@ def test_exit_agrees_with_the_recorded_trajectory(optimizer, norm):
     x0 = np.random.default_rng(5).uniform(-0.5, 0.5, (40, 2)) + np.array(center)
     ds = sd.simulate(optimizer, "saddle", x0, steps=300, hyper={"lr": np.array([0.001, 0.05])}, record_every=1,
                      observers=[sd.observe.Exit(center, radius, norm=norm)], progress=False)
-    expected = first_exit(ds.trajectory.values, center, radius, norm)
+    expected = naive.first_exit(ds.trajectory.values, center, radius, norm)
     assert np.any(expected > 0) and np.any(expected < 0)
     np.testing.assert_array_equal(ds.exit_step.values, expected)
     hit = expected > 0
@@ -231,7 +224,7 @@ def test_observers_in_float32_runs_follow_the_float32_trajectory():
     ds = sd.simulate("adam", "saddle", x0, steps=120, hyper={"lr": 0.02}, dtype="float32", record_every=1,
                      observers=[sd.observe.Exit(0.0, 1.0), sd.observe.MaxStep()], progress=False)
     traj = ds.trajectory.values.astype(np.float64)
-    np.testing.assert_array_equal(ds.exit_step.values, first_exit(traj, (0.0, 0.0), 1.0, "l2"))
+    np.testing.assert_array_equal(ds.exit_step.values, naive.first_exit(traj, (0.0, 0.0), 1.0, "l2"))
     np.testing.assert_array_equal(ds.max_step.values, np.abs(np.diff(traj, axis=-2)).max(-2))
 
 
