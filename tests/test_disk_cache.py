@@ -129,3 +129,14 @@ def test_an_entry_that_cannot_be_loaded_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setattr(caching.Cache, "_load_overload", broken)
     again = disk_cache.load_cached(source, {}, "test_rebuilt_entry", "add_one")
     assert again(2.5) == 3.5
+
+
+def test_a_piece_from_a_module_no_program_can_import_is_not_cached_on_disk(tmp_path):
+    # runpy.run_path runs a file as the module "<run_path>", which leaves sys.modules at the end:
+    # an entry compiled from it could never be loaded by another program.
+    import runpy
+
+    (tmp_path / "observer_file.py").write_text("def update(s, w, t):\n    return s\n")
+    update = runpy.run_path(str(tmp_path / "observer_file.py"))["update"]
+    assert update.__module__ not in sys.modules
+    assert disk_cache.function_digest(update) is None

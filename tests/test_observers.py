@@ -350,6 +350,7 @@ def test_readme_observer_example_counts_sign_changes(tmp_path, monkeypatch):
     script = tmp_path / "sign_changes.py"
     script.write_text(code)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SIMDYN_CACHE_DIR", str(tmp_path / "cache"))  # leave nothing in the user's cache
     namespace = runpy.run_path(str(script))
     ds = namespace["ds"]
     recorded = sd.simulate(["adam", "rmsprop"], "valley", np.array([[0.9, 0.9]]), 10_000, record_every=1,

@@ -80,6 +80,8 @@ def function_digest(func, seen: set | None = None) -> str | None:
     if func in seen:
         return "recursive:" + func.__qualname__
     seen.add(func)
+    if func.__module__ not in sys.modules:
+        return None  # runpy's "<run_path>" and the like: no later program can import it
     try:
         source = inspect.getsource(func)
     except (OSError, TypeError):
