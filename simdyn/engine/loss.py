@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import get_loss_kernel
-from .run import BatchInputs
 
 
-def final_loss(landscape, inputs: BatchInputs, w: np.ndarray, start: int, dtype: str) -> np.ndarray:
+def final_loss(landscape, inputs, w: np.ndarray, start: int, dtype: str) -> np.ndarray:
     """L(w_T^g; p_c, T) for the trajectories ``start ≤ g < start + N`` of a batch.
 
-    ``w``: (d, N) final points; trajectory g = c·n_ic + i takes the landscape parameters of its
-    combination c (column c of ``inputs.params``) and the step t = T (``inputs.steps``), as the
-    online landscapes need it. Returns (N,) in the dtype of ``w``.
+    ``inputs``: the batch's :class:`~simdyn.engine.run.BatchInputs`; ``w``: (d, N) final points.
+    Trajectory g = c·n_ic + i takes the landscape parameters of its combination c (column c of
+    ``inputs.params``) and the step t = T (``inputs.steps``), as the online landscapes need it.
+    Returns (N,) in the dtype of ``w``.
     """
     n_ic = inputs.x0.shape[0]
     first, last = start // n_ic, (start + w.shape[1] - 1) // n_ic + 1
