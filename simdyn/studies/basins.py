@@ -106,6 +106,7 @@ NEAR_FRACTION = 1e-2
 #: Default working memory of one block (bytes): sets the default ``chunk_size``.
 BLOCK_MEMORY = 256 * 2**20
 
+
 def _param_values(plan, combo: int) -> dict:
     """Landscape parameter values of sweep combination ``combo``."""
     values = {}

@@ -28,7 +28,6 @@ KEY_CELLS = 4
 _GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0
 
 
-
 def canonical_direction(dim: int) -> np.ndarray:
     """u_k = frac((k + 1)·φ): a fixed direction with no rational relation between its coordinates,
     so two distinct points of a cycle essentially never tie in their projection on it."""

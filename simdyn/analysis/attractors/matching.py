@@ -21,6 +21,7 @@ from .mapping import KeyTable
 #: Value types of the attractor kinds.
 KINDS = ("fixed_point", "cycle")
 
+
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
     """Connected-component label of each of n nodes linked by ``pairs`` (m, 2)."""
     if n == 0:
