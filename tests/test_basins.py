@@ -220,7 +220,7 @@ def test_a_dask_client_gives_the_same_basins():
     grid = sd.grid(x=(-2, 2, 30), y=(-1.5, 1.5, 20))
     kwargs = dict(hyper={"lr": np.array([0.02, 0.05])}, progress=False)
     reference = sd.basins("momentum", "double_well", grid, 1500, **kwargs)
-    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
         ds = sd.basins("momentum", "double_well", grid, 1500, client=client, chunk_size=150, **kwargs)
     xr.testing.assert_identical(ds.drop_attrs(), reference.drop_attrs())
 
