@@ -12,11 +12,10 @@ from .initial import ball, grid
 from .io import load, save
 from .landscapes import LANDSCAPES, CriticalPoint, Landscape, get_landscape
 from .optimizers import OPTIMIZERS, Hyper, Optimizer, get_optimizer
-from .analysis.basins import basins
 from .analysis.boundaries import basin_entropy, uncertainty_exponent
 from .analysis.escape import escape_statistics
-from .analysis.periods import period_scan
 from .simulate import simulate
+from .studies import basins, period_scan
 
 __all__ = [
     "LANDSCAPES",

@@ -100,7 +100,7 @@ def _distance_to_minima(ds):
 def summary_rows(results: dict) -> list[dict]:
     """One row per (run, optimizer): status counts, median final loss and median distance to
     the nearest known minimum (over every trajectory, hyperparameter and parameter value)."""
-    from .io import STATUS_MEANINGS
+    from .status import STATUS_MEANINGS
 
     rows = []
     for run, ds in results.items():
@@ -225,7 +225,7 @@ def _describe(ds, indent: str = "") -> list[str]:
         out.append(f"{indent}study file ({len(a['study_toml'].splitlines())} lines, attribute study_toml):")
         out.extend(f"{indent}  | {line}" for line in a["study_toml"].splitlines()[:12])
     if "status" in ds:
-        from .io import STATUS_MEANINGS
+        from .status import STATUS_MEANINGS
 
         status = ds["status"]
         opts = [str(o) for o in status["optimizer"].values] if "optimizer" in status.dims else [a.get("optimizer", "all")]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .dataset import build_dataset
+from .engine.landscape_check import check_landscape_compiles
+from .engine.loss import final_loss
 from .engine.run import concatenate_results, launch_bytes, run_batch
-from .io import build_dataset
 from .plan import make_plan
 from .progress import progress_bar
 
@@ -124,8 +126,6 @@ def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset
     """
     check_execution(chunk_size, client)
     check_memory(plan, chunk_size)
-    from .landscapes.check import check_landscape_compiles
-
     check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
     total = plan.n_trajectories * plan.steps
     bar = progress_bar(total, progress)
@@ -151,7 +151,8 @@ def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset
     finally:
         if bar is not None:
             bar.close()
-    return build_dataset(plan, results)
+    losses = [final_loss(plan.landscape, run.inputs, result.w, 0, plan.dtype) for run, result in zip(plan.runs, results)]
+    return build_dataset(plan, results, losses)
 
 
 def _simulate_on_cluster(plan, client, chunk_size, bar) -> xr.Dataset:

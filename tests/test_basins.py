@@ -17,15 +17,10 @@ import pytest
 import xarray as xr
 from scipy import optimize
 
+import naive
 import simdyn as sd
-from simdyn.analysis.basins import (
-    DIVERGED,
-    UNRESOLVED,
-    _KeyTable,
-    aligned_cycles,
-    cluster_keys,
-    merge_known_fixed_points,
-)
+from simdyn.analysis.attractors.mapping import DIVERGED, UNRESOLVED, Confined, KeyTable, aligned_cycles
+from simdyn.analysis.attractors.matching import cluster_keys, merge_known_fixed_points
 from simdyn.analysis.boundaries import box_entropies, uncertain_fraction
 
 # --- the double well: ridge split, momentum against NumPy, cycles -----------------------------
@@ -66,23 +61,14 @@ def test_a_smooth_ridge_has_uncertainty_exponent_one(symmetric_gd):
     np.testing.assert_allclose(ue.epsilon.values, m * 4 / 255)
 
 
-def momentum_reference(x0, y0, lr, mu, c, k, steps):
-    """torch.optim.SGD(momentum=μ) on (x² − 1)² + c·x + (k/2)·y², in NumPy: buf ← μ·buf + g, w ← w − η·buf."""
-    x, y = np.meshgrid(x0, y0, indexing="ij")
-    bx, by = np.zeros_like(x), np.zeros_like(y)
-    for _ in range(steps):
-        gx, gy = 4.0 * x * (x * x - 1.0) + c, k * y
-        bx, by = mu * bx + gx, mu * by + gy
-        x, y = x - lr * bx, y - lr * by
-    return x, y
-
-
 def test_momentum_basin_fractions_equal_a_numpy_iteration():
     lr, mu, c, steps = 0.05, 0.9, 0.25, 1500
     x0, y0 = np.linspace(-2, 2, 96), np.linspace(-1.5, 1.5, 64)
     ds = sd.basins("momentum", "double_well", sd.grid(x=x0, y=y0), steps, hyper={"lr": lr, "momentum": mu},
                    params={"c": c}, progress=False)
-    x, y = momentum_reference(x0, y0, lr, mu, c, 1.0, steps)
+    # Oracle: torch's heavy ball on (x² − 1)² + c·x + ½y², iterated in NumPy (naive.heavy_ball).
+    x, y = naive.heavy_ball(lambda w: np.stack([4.0 * w[0] * (w[0] * w[0] - 1.0) + c, w[1]]),
+                            np.stack(np.meshgrid(x0, y0, indexing="ij")), lr, mu, steps)
     roots = np.sort(np.roots([4.0, 0.0, -4.0, c]).real)  # the two minima and the hump between them
     minima = roots[[0, 2]]
     nearest = np.argmin(np.abs(x[..., None] - minima), axis=-1)
@@ -147,7 +133,7 @@ def test_the_canonical_point_does_not_depend_on_the_phase():
 
 
 def test_cycles_with_tied_canonical_points_and_near_fixed_cycles_merge():
-    table = _KeyTable(cell=0.25e-3)
+    table = KeyTable(cell=0.25e-3)
     cycle = np.array([[1.0, 0.0], [0.0, 1.0]])
     # the same 2-cycle, rotated to two different first points (a tie of the canonical point) …
     two = table.add(0, 0, np.array([0, 1, 3]), 2,
@@ -187,25 +173,14 @@ def test_a_creeping_adam_is_not_a_spurious_attractor():
     assert set(ds.attractor_name.values) <= {cp.name for cp in sd.get_landscape("himmelblau").minima()}
 
 
-def adam_reference(x0, y0, lr, c, steps, beta1=0.9, beta2=0.999, eps=1e-8):
-    """torch.optim.Adam on the double well (k = 1), in NumPy."""
-    w = np.stack(np.meshgrid(x0, y0, indexing="ij"))
-    m, v = np.zeros_like(w), np.zeros_like(w)
-    for t in range(1, steps + 1):
-        g = np.stack([4.0 * w[0] * (w[0] * w[0] - 1.0) + c, w[1]])
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        w = w - lr / (1 - beta1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - beta2 ** t) + eps)
-    return w
-
-
 def test_adam_bursting_around_a_minimum_belongs_to_that_minimum():
     # Adam near a minimum alternates quiet stretches and bursts of amplitude ~lr/2: at step T some
     # trajectories have no period, yet each stays next to one minimum, where NumPy's Adam ends too.
     x0, y0, lr, steps = np.linspace(-2, 2, 64), np.linspace(-2, 2, 8), 0.01, 10_000
     ds = sd.basins("adam", "double_well", sd.grid(x=x0, y=y0), steps, hyper={"lr": lr}, progress=False)
     assert float(ds.unresolved_fraction) == 0 and float(ds.basin_nonperiodic_fraction.sum()) > 0
-    w = adam_reference(x0, y0, lr, 0.25, steps)
+    w = naive.adam(lambda w: np.stack([4.0 * w[0] * (w[0] * w[0] - 1.0) + 0.25, w[1]]),
+                   np.stack(np.meshgrid(x0, y0, indexing="ij")), steps, lr=lr)  # oracle: NumPy's Adam
     minima = {cp.name: cp.location for cp in sd.get_landscape("double_well").minima()}
     names = np.array(list(minima))
     distance = np.stack([np.max(np.abs(w - np.reshape(minima[n], (2, 1, 1))), axis=0) for n in names])
@@ -214,9 +189,8 @@ def test_adam_bursting_around_a_minimum_belongs_to_that_minimum():
 
 
 def test_a_wandering_trajectory_belongs_to_the_one_attractor_its_box_holds():
-    from simdyn.analysis.basins import _Confined
 
-    confined = _Confined(2)
+    confined = Confined(2)
     boxes = np.array([[[-0.1, -0.1], [0.1, 0.1]],   # holds the fixed point at 0 only
                       [[0.9, -0.1], [1.3, 0.1]],    # holds both points of the 2-cycle
                       [[0.9, -0.1], [1.05, 0.1]],   # holds half of the cycle
@@ -246,7 +220,7 @@ def test_a_dask_client_gives_the_same_basins():
     grid = sd.grid(x=(-2, 2, 30), y=(-1.5, 1.5, 20))
     kwargs = dict(hyper={"lr": np.array([0.02, 0.05])}, progress=False)
     reference = sd.basins("momentum", "double_well", grid, 1500, **kwargs)
-    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+    with distributed.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
         ds = sd.basins("momentum", "double_well", grid, 1500, client=client, chunk_size=150, **kwargs)
     xr.testing.assert_identical(ds.drop_attrs(), reference.drop_attrs())
 
@@ -368,30 +342,14 @@ def test_a_circular_boundary_has_uncertainty_exponent_one():
     assert abs(float(ue.alpha) - 1.0) < 0.05
 
 
-def uncertain_fraction_by_hand(grid, box):
-    n0, n1 = grid.shape
-    hits = [len(np.unique(grid[i:i + box + 1, j:j + box + 1])) > 1 for i in range(n0 - box) for j in range(n1 - box)]
-    return np.mean(hits)
-
-
-def entropy_by_hand(grid, box):
-    out = []
-    for i in range(0, grid.shape[0] - box + 1, box):
-        for j in range(0, grid.shape[1] - box + 1, box):
-            _, counts = np.unique(grid[i:i + box, j:j + box], return_counts=True)
-            p = counts / counts.sum()
-            out.append((-(p * np.log(p)).sum(), len(counts)))
-    return np.array(out)
-
-
 def test_sliding_boxes_and_box_entropies_equal_counting_box_by_box():
     rng = np.random.default_rng(5)
     grid = (rng.random((23, 31)) < 0.1).astype(int) + (np.arange(31)[None, :] > 15) * 2
     for box in (1, 3, 6):
-        assert uncertain_fraction(grid, box) == pytest.approx(uncertain_fraction_by_hand(grid, box), abs=1e-15)
+        assert uncertain_fraction(grid, box) == pytest.approx(naive.uncertain_fraction(grid, box), abs=1e-15)
     for box in (2, 5, 7):
         entropy, n_labels = box_entropies(grid, box)
-        reference = entropy_by_hand(grid, box)
+        reference = naive.box_entropies(grid, box)
         np.testing.assert_allclose(entropy, reference[:, 0], atol=1e-12)
         np.testing.assert_array_equal(n_labels, reference[:, 1])
 

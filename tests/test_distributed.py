@@ -34,7 +34,7 @@ def test_blocks_are_contiguous_rectangles_covering_the_batch(shape, chunk):
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as c:
             yield c
 
@@ -48,6 +48,16 @@ def test_local_cluster_gives_the_single_process_result(client):
         np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
     assert list(ds.optimizer.values) == ["sgd", "adam"]
     assert ds.attrs["simdyn_call"] == ref.attrs["simdyn_call"]
+
+
+def test_period_scan_on_a_cluster(client):
+    # Oracle: sgd on x² + a·y² maps x to (1 − 2η)x: η = 1 flips x (a 2-cycle ±x₀), η = 0.25 halves
+    # it (the fixed point 0). The client and chunk_size go to simulate, not to the plan.
+    x0 = np.array([[0.5, 0.1], [-0.2, 0.3], [0.7, -0.4]])
+    ds = sd.period_scan("sgd", "valley", x0, hyper={"lr": np.array([0.25, 1.0])}, steps=200, max_period=8,
+                        coords=["x"], client=client, chunk_size=2, progress=False)
+    np.testing.assert_array_equal(ds.period.values, [[1, 1, 1], [2, 2, 2]])
+    np.testing.assert_allclose(ds.cycle_amplitude.values[1, :, 0], 2 * np.abs(x0[:, 0]), rtol=1e-12)
 
 
 STUDY = """
@@ -204,5 +214,9 @@ def test_ten_million_trajectories_stay_in_bounded_memory(tmp_path):
     assert peak_gib < 2.0, f"peak RSS {peak_gib:.2f} GiB"
     with xr.open_dataset(tmp_path / "big.nc") as ds:
         assert ds.sizes["lr"] * ds.sizes["x0"] * ds.sizes["y0"] == 10**7
-        assert int((ds.status.isel(lr=slice(0, 2)) >= 0).sum()) == 2 * 10**5
+        # Oracle: sgd on x² + a·y² moves x by 2η(1 − 2η)⁴|x₀| ≥ 1.8e-5 at step 5 (|x₀| ≥ 1/999 on this
+        # grid, η ≤ 0.0149), far above converge_tol, and nothing diverges: every trajectory of the
+        # first two learning rates is "bounded". An unwritten block would read 0, "converged".
+        bounded = list(ds.status.attrs["flag_meanings"].split()).index("bounded")
+        assert int((ds.status.isel(lr=slice(0, 2)) == bounded).sum()) == 2 * 10**5
         assert ds.hit_step.dims == ("lr", "x0", "y0") and ds.max_step.dims == ("lr", "x0", "y0", "coord")

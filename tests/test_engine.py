@@ -8,16 +8,14 @@ import math
 import numpy as np
 import pytest
 
+import naive
 import simdyn as sd
-from simdyn.io import STATUS
+from simdyn.status import STATUS
 
 
 def gd_valley_numpy(x0, lr, a, steps):
-    """Gradient descent on x² + a·y², iterated in NumPy: (x, y) ← (x − 2ηx, y − 2ηa·y)."""
-    w = np.array(x0, dtype=float).copy()
-    for _ in range(steps):
-        w = w - lr * np.stack([2.0 * w[..., 0], 2.0 * a * w[..., 1]], axis=-1)
-    return w
+    """Oracle: gradient descent on x² + a·y² iterated in NumPy (naive.gradient_descent)."""
+    return naive.gradient_descent(lambda w: np.stack([2.0 * w[..., 0], 2.0 * a * w[..., 1]], axis=-1), x0, [lr] * steps)
 
 
 X0 = np.array([[0.5, -1.0], [-0.3, 0.8], [1.0, 1.0]])

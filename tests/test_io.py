@@ -307,3 +307,24 @@ def test_load_reads_into_memory_and_closes_the_file(study, tmp_path):
     np.testing.assert_array_equal(back["trajectory"].values, study["trajectory"].values)
     assert back.attrs["simdyn_call"] == study.attrs["simdyn_call"]
     assert _leftovers(tmp_path) == []
+
+
+def test_load_of_a_file_with_groups_returns_every_group_as_a_tree(study, tmp_path):
+    # A study with [[runs]] writes one group per run; sd.load used to return the empty root.
+    # Oracle: the Datasets written, read back group by group with plain xarray.
+    from simdyn.study import save_results
+
+    parts = {"first": study.isel(lr=[0]), "second": study.isel(lr=[1])}
+    path = save_results(parts, tmp_path / "groups.nc")
+    tree = sd.load(path)
+    assert _open_fds_to(path) == [], "sd.load left the file open"
+    assert isinstance(tree, xr.DataTree)
+    assert set(tree.children) == {"first", "second"}
+    assert tree.attrs["groups"] == "first, second"
+    for name, ds in parts.items():
+        xr.testing.assert_identical(tree[name].to_dataset(), ds)
+        with xr.open_dataset(path, group=name) as plain:
+            xr.testing.assert_identical(plain.load(), ds)
+    xr.testing.assert_identical(sd.load(path, group="second"), parts["second"])
+    with pytest.raises(ValueError, match=r"group: 'third' is not in .*groups: first, second"):
+        sd.load(path, group="third")

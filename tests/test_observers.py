@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 
+import naive
 import simdyn as sd
 from simdyn.analysis.flat import (
     adam_flat_distance_bound,
@@ -19,15 +20,7 @@ from simdyn.analysis.flat import (
     extremal_history,
     extremal_history_landscape,
 )
-from simdyn.io import STATUS
-
-
-def first_exit(traj, center, radius, norm):
-    """Reference: the smallest t ≥ 1 with ‖w_t − c‖ > r in a recorded (…, step, coord) array, −1 if none."""
-    offset = traj - np.asarray(center)
-    dist = np.sqrt((offset ** 2).sum(-1)) if norm == "l2" else np.abs(offset).max(-1)
-    out = dist[..., 1:] > radius
-    return np.where(out.any(-1), out.argmax(-1) + 1, -1)
+from simdyn.status import STATUS
 
 
 # --- Exit ---------------------------------------------------------------------------------------
@@ -56,7 +49,7 @@ def test_exit_agrees_with_the_recorded_trajectory(optimizer, norm):
     x0 = np.random.default_rng(5).uniform(-0.5, 0.5, (40, 2)) + np.array(center)
     ds = sd.simulate(optimizer, "saddle", x0, steps=300, hyper={"lr": np.array([0.001, 0.05])}, record_every=1,
                      observers=[sd.observe.Exit(center, radius, norm=norm)], progress=False)
-    expected = first_exit(ds.trajectory.values, center, radius, norm)
+    expected = naive.first_exit(ds.trajectory.values, center, radius, norm)
     assert np.any(expected > 0) and np.any(expected < 0)
     np.testing.assert_array_equal(ds.exit_step.values, expected)
     hit = expected > 0
@@ -231,7 +224,7 @@ def test_observers_in_float32_runs_follow_the_float32_trajectory():
     ds = sd.simulate("adam", "saddle", x0, steps=120, hyper={"lr": 0.02}, dtype="float32", record_every=1,
                      observers=[sd.observe.Exit(0.0, 1.0), sd.observe.MaxStep()], progress=False)
     traj = ds.trajectory.values.astype(np.float64)
-    np.testing.assert_array_equal(ds.exit_step.values, first_exit(traj, (0.0, 0.0), 1.0, "l2"))
+    np.testing.assert_array_equal(ds.exit_step.values, naive.first_exit(traj, (0.0, 0.0), 1.0, "l2"))
     np.testing.assert_array_equal(ds.max_step.values, np.abs(np.diff(traj, axis=-2)).max(-2))
 
 
@@ -357,6 +350,7 @@ def test_readme_observer_example_counts_sign_changes(tmp_path, monkeypatch):
     script = tmp_path / "sign_changes.py"
     script.write_text(code)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SIMDYN_CACHE_DIR", str(tmp_path / "cache"))  # leave nothing in the user's cache
     namespace = runpy.run_path(str(script))
     ds = namespace["ds"]
     recorded = sd.simulate(["adam", "rmsprop"], "valley", np.array([[0.9, 0.9]]), 10_000, record_every=1,

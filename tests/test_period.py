@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import naive
 import simdyn as sd
-from simdyn.io import STATUS
+from simdyn.status import STATUS
 
 
 # -- one 1-D landscape for every map test (one compiled kernel) -------------------------------
@@ -213,17 +214,6 @@ def clip_to_unit(w, p):
 PINNED = sd.Landscape("pinned", 1, slope_grad, map_loss, project=clip_to_unit)
 
 
-def pinned_momentum_numpy(w0, lr, mu, steps):
-    """(w_t, b_t) of torch's heavy ball (b_1 = g_1, b_t = μ·b_{t−1} + g_t), clipped to [−1, 1]."""
-    w, b = w0, 0.0
-    out = [(w, b)]
-    for t in range(1, steps + 1):
-        b = 1.0 if t == 1 else b * mu + 1.0
-        w = min(max(w - lr * b, -1.0), 1.0)
-        out.append((w, b))
-    return np.array(out)
-
-
 def onset(states, atol):
     """First step s from which every later state agrees with z_s (|z_{s+k} − z_s| ≤ atol)."""
     ok = [s for s in range(len(states)) if np.all(np.abs(states[s:] - states[s]) <= atol)]
@@ -237,7 +227,7 @@ def test_on_state_waits_for_the_momentum_buffer_to_settle():
                        **kwargs)
     on_state = sd.simulate("momentum", PINNED, np.array([[0.5]]),
                            observers=[sd.observe.Period(max_period, atol, 0.0, on="state")], **kwargs)
-    z = pinned_momentum_numpy(0.5, 0.1, mu, steps)
+    z = naive.heavy_ball_on_the_wall(0.5, 0.1, mu, steps)
     onset_w, onset_state = onset(z[:, :1], atol), onset(z, atol)
     assert onset_w < 10 < 150 < onset_state  # b_t − 10 = −10·0.9^t: about 219 steps to 1e-9
     for ds, start in ((on_w, onset_w), (on_state, onset_state)):
@@ -279,33 +269,13 @@ def test_on_state_per_optimizer_in_one_call():
 
 
 # -- Adam: Figure 5's 12-cycle and Proposition 4's 2-cycle --------------------------------------
-def adam_numpy(grad, x0, steps, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
-    """torch.optim.Adam's update written out in NumPy (ATen's operation order)."""
-    w = np.array(x0, dtype=float)
-    m, v = np.zeros_like(w), np.zeros_like(w)
-    out = [w.copy()]
-    for t in range(1, steps + 1):
-        g = grad(w)
-        m = m + (1.0 - beta1) * (g - m)
-        v = v * beta2 + (1.0 - beta2) * g * g
-        bc1 = 1.0 - beta1 ** t if bias_correction else 1.0
-        bc2 = 1.0 - beta2 ** t if bias_correction else 1.0
-        w = w + ((-(lr / bc1)) * m) / (np.sqrt(v) / math.sqrt(bc2) + eps)
-        out.append(w.copy())
-    return np.array(out)
-
-
-def minimal_period(series, atol=1e-12, max_period=64, window=256):
-    tail = series[-window:]
-    return next((p for p in range(1, max_period + 1) if np.allclose(tail[p:], tail[:-p], rtol=0, atol=atol)), 0)
-
-
 def test_adam_falls_into_the_12_cycle_of_the_sharp_valley():
     # Figure 5b of "Exploring the dynamics of Adam": Adam on |x| + 1e-4|y| from (0.9, 0.9).
     ds = sd.simulate("adam", "sharp_valley", np.array([[0.9, 0.9]]), steps=5000,
                      observers=[sd.observe.Period(64, coords=["x"])], progress=False)
-    path = adam_numpy(lambda w: np.array([np.sign(w[0]), 1e-4 * np.sign(w[1])]), [0.9, 0.9], 5000)
-    assert minimal_period(path[:, 0]) == 12
+    path = naive.adam(lambda w: np.array([np.sign(w[0]), 1e-4 * np.sign(w[1])]), [0.9, 0.9], 5000, aten_order=True,
+                      record=True)
+    assert naive.minimal_period(path[:, 0]) == 12
     assert ds.period.values[0] == 12
     tail = path[-12:, 0]
     np.testing.assert_allclose(ds.cycle_amplitude.values[0, 0], tail.max() - tail.min(), rtol=1e-9)
@@ -323,8 +293,9 @@ def test_adam_two_cycle_amplitude_matches_proposition_4():
     assert np.all(ds.period.values == 2)
     np.testing.assert_allclose(ds.cycle_amplitude.values[:, 0], expected, rtol=1e-9)
     np.testing.assert_allclose(ds.cycle_center.values[:, 0], 0.0, atol=1e-15)
-    path = adam_numpy(lambda w: 2.0 * w, [0.05], 3000, lr, beta1, beta2, eps, bias_correction=False)
-    assert minimal_period(path[:, 0]) == 2
+    path = naive.adam(lambda w: 2.0 * w, [0.05], 3000, lr, beta1, beta2, eps, bias_correction=False, aten_order=True,
+                      record=True)
+    assert naive.minimal_period(path[:, 0]) == 2
 
 
 def test_rmsprop_two_cycle_and_decay_on_the_smooth_valley():
@@ -362,6 +333,15 @@ def test_period_scan_returns_periods_amplitudes_and_orbit_points():
     assert ds.attrs["period_max_period"] == 32
     with pytest.raises(ValueError, match="max_period"):
         sd.period_scan("sgd", MAPS, np.zeros((4, 1)), hyper={"lr": 1.0}, steps=10, max_memory=100)
+
+
+def test_period_scan_runs_in_chunks():
+    # simulate's chunk_size goes to simulate (it used to reach make_plan and raise a TypeError).
+    # Oracle: the logistic map's periods 1, 2, 4 and chaos at r = 2.9, 3.2, 3.5, 3.9.
+    rs = np.array([2.9, 3.2, 3.5, 3.9])
+    ds = sd.period_scan("sgd", MAPS, np.array([[0.3], [0.6]]), hyper={"lr": 1.0}, params={"kind": LOGISTIC, "r": rs},
+                        steps=2000, max_period=32, chunk_size=3, progress=False)
+    np.testing.assert_array_equal(ds.period.values, [[1, 1], [2, 2], [4, 4], [0, 0]])
 
 
 def test_bad_arguments_are_rejected():

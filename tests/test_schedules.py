@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pytest
 
+import naive
 import simdyn as sd
 
 STEPS = 300
@@ -38,13 +39,8 @@ def run(schedule, x0=X0, steps=STEPS):
 
 
 def numpy_sgd(etas, x0=X0):
-    """w_t = w_{t-1} − η_t·∇f(w_{t-1}), t = 1…len(etas): (n, steps + 1, 2)."""
-    w = np.array(x0, dtype=np.float64)
-    out = [w.copy()]
-    for eta in etas:
-        w = w + (-eta) * grad_valley(w)
-        out.append(w.copy())
-    return np.stack(out, axis=1)
+    """Oracle: w_t = w_{t-1} − η_t·∇f(w_{t-1}), t = 1…len(etas) (naive.gradient_descent): (n, steps + 1, 2)."""
+    return np.moveaxis(naive.gradient_descent(grad_valley, x0, etas, record=True), 0, 1)
 
 
 def steps_1_based(steps=STEPS):

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+import naive
 import simdyn as sd
 
 torch = pytest.importorskip("torch")
@@ -358,27 +359,12 @@ def test_radam_cases_cover_both_branches():
 # ------------------------------------------------------------ adam flags torch does not have
 
 
-def numpy_adam(x0, grad, steps, lr, beta1, beta2, eps, bias_correction, eps_inside_sqrt):
-    """Adam from the formula of simdyn.optimizers.adam's docstring (not torch's operation order).
-
-    bias_correction=False: w − η·m/(√v + ε);  eps_inside_sqrt: w − η/(1−β₁ᵗ)·m/√(v/(1−β₂ᵗ) + ε).
-    """
-    w = np.array(x0, dtype=np.float64)
-    m = np.zeros_like(w)
-    v = np.zeros_like(w)
-    out = [w.copy()]
-    for t in range(1, steps + 1):
-        g = grad(w)
-        m = beta1 * m + (1.0 - beta1) * g
-        v = beta2 * v + (1.0 - beta2) * g * g
-        bc1 = 1.0 - beta1**t if bias_correction else 1.0
-        bc2 = 1.0 - beta2**t if bias_correction else 1.0
-        if eps_inside_sqrt:
-            w = w - lr / bc1 * m / np.sqrt(v / bc2 + eps)
-        else:
-            w = w - lr / bc1 * m / (np.sqrt(v / bc2) + eps)
-        out.append(w.copy())
-    return np.stack(out, axis=1)
+def numpy_adam(land, lr, bias_correction, eps_inside_sqrt):
+    """Oracle: Adam from the formula of simdyn.optimizers.adam's docstring (naive.adam, not torch's
+    operation order), 1000 steps with eps = 1e-4: (*x0.shape[:-1], steps + 1, d) like a recording."""
+    states = naive.adam(land.grad, land.x0, 1000, lr, 0.9, 0.999, 1e-4, bias_correction=bias_correction,
+                        eps_inside_sqrt=eps_inside_sqrt, record=True)
+    return np.moveaxis(states, 0, 1)
 
 
 @pytest.mark.parametrize(
@@ -398,15 +384,12 @@ def test_adam_flags_match_formula(flags):
     assert ds.attrs["hyper_adam_eps_inside_sqrt"] == int(flags.get("eps_inside_sqrt", False))
     worst = 0.0
     for k, lr in enumerate(hyper["lr"]):
-        ref = numpy_adam(
-            land.x0, land.grad, 1000, lr, 0.9, 0.999, 1e-4,
-            flags.get("bias_correction", True), flags.get("eps_inside_sqrt", False),
-        )
+        ref = numpy_adam(land, lr, flags.get("bias_correction", True), flags.get("eps_inside_sqrt", False))
         sim = ds.trajectory.isel(lr=k).values
         assert_trajectories_close(sim, ref, RTOL, f"adam {flags} lr={lr}")
         worst = max(worst, max_rel_diff(sim, ref))
     # the flag changes the dynamics (the test would not notice a flag that is ignored)
-    plain = numpy_adam(land.x0, land.grad, 1000, 1e-3, 0.9, 0.999, 1e-4, True, False)
+    plain = numpy_adam(land, 1e-3, True, False)
     assert max_rel_diff(ds.trajectory.isel(lr=0).values, plain) > 1e-3
     print(f"\nPARITY adam {flags} vs NumPy formula: max rel diff {worst:.2e}")
 

@@ -1,9 +1,7 @@
-"""Limit cycles of optimizers: period scans, and Adam's 2-cycle (Proposition 4 of "Exploring the
-dynamics of Adam", Section 6) in closed form with its stability.
+"""Limit cycles of optimizers in closed form: Adam's 2-cycle (Proposition 4 of "Exploring the
+dynamics of Adam", Section 6) and its stability. Period scans that simulate are
+:func:`simdyn.period_scan` (:mod:`simdyn.studies.period_scan`).
 
-* :func:`period_scan`: one call for "for which (lr, β₁, β₂) does Adam end in a cycle, of which
-  period, of which amplitude?": ``simulate`` with the streaming :class:`~simdyn.observe.Period`
-  detector (which also keeps the orbit points), after a memory check.
 * :func:`adam_two_cycle`: the symmetric 2-cycle of Adam's long-run map (bias corrections → 1)
   on a quadratic coordinate f = (h/2)·x². With C = h·A the gradient amplitude, the moments of a
   gradient alternating ±C are m = ∓C·k, k = (1 − β₁)/(1 + β₁), and v = C², so one step moves
@@ -25,62 +23,7 @@ dynamics of Adam", Section 6) in closed form with its stability.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import xarray as xr
-
-
-def period_scan_memory(n_trajectories: int, dim: int, max_period: int, orbit: bool, width: int | None = None) -> int:
-    """Bytes a period scan holds besides the engine's state: the detector's ring buffer
-    (max_period + 1 observed states of ``width`` numbers per trajectory: d, or d·(1 + slots) with
-    ``on="state"``) and, with ``orbit``, the orbit points returned (d numbers each)."""
-    width = dim if width is None else width
-    return int(n_trajectories) * 8 * ((max_period + 1) * width + (max_period * dim if orbit else 0))
-
-
-def period_scan(optimizer, landscape, x0, hyper=None, params=None, steps: int = 10_000, *, max_period: int = 64,
-                atol: float = 1e-9, rtol: float = 1e-9, repeats: int = 3, coords=None, orbit: bool = True,
-                on: str = "w", observers=(), max_memory=None, **simulate_kwargs) -> xr.Dataset:
-    """Simulate a sweep and detect, per trajectory, the final fixed point or cycle.
-
-    Equivalent to ``sd.simulate(optimizer, landscape, x0, steps, hyper=hyper, params=params,
-    observers=[sd.observe.Period(max_period, atol, rtol, on=on, repeats=repeats, coords=coords,
-    orbit=orbit), *observers], ...)``: arrays in ``hyper`` / ``params`` become dims, as in
-    :func:`simdyn.simulate`. Nothing is recorded: memory is O(trajectories × max_period), checked
-    before anything runs (the ring buffer, plus the orbit points when ``orbit``).
-
-    Returns the Dataset of :func:`simdyn.simulate` with ``period`` (1 fixed point, p ≥ 2 cycle,
-    0 none up to ``max_period``), ``transient``, ``cycle_amplitude`` and ``cycle_center`` (dim
-    ``coord``), ``status`` (converged / periodic / bounded / diverged / nonfinite) and, with
-    ``orbit``, ``orbit`` (the last ``max_period`` states, dims ``orbit_step``, ``coord``: the
-    points of an orbit / bifurcation diagram, see :func:`simdyn.plot.bifurcation`). The exact
-    detection criterion is documented in :mod:`simdyn.observe.period`.
-    """
-    from ..observe.period import Period
-    from ..plan import make_plan, memory_budget
-    from ..simulate import simulate
-
-    detector = Period(max_period, atol=atol, rtol=rtol, on=on, repeats=repeats, coords=coords, orbit=orbit)
-    observers = [detector, *observers]
-    plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
-                     **{k: v for k, v in simulate_kwargs.items() if k not in ("progress",)})
-    width = max(run.request.observers[0].observed_width(plan.landscape.dim) for run in plan.runs)
-    need = period_scan_memory(plan.n_trajectories, plan.landscape.dim, max_period, orbit, width)
-    budget = memory_budget(max_memory)
-    if need > budget:
-        raise ValueError(
-            f"period_scan: {plan.n_trajectories} trajectories x {plan.landscape.dim} coords need "
-            f"{need / 2**30:.3g} GiB for the period detector (max_period={max_period}, orbit={orbit}), more "
-            f"than the {budget / 2**30:.3g} GiB available; lower max_period, pass orbit=False, or split the "
-            "scan into chunks of initial points / hyperparameter values"
-        )
-    ds = simulate(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=observers,
-                  max_memory=max_memory, **simulate_kwargs)
-    ds.attrs["period_scan"] = json.dumps({"max_period": max_period, "atol": atol, "rtol": rtol, "repeats": repeats,
-                                          "coords": None if coords is None else list(map(str, coords)),
-                                          "orbit": bool(orbit), "on": on})
-    return ds
 
 
 # -- Proposition 4: Adam's 2-cycle on a quadratic coordinate ------------------------------------

@@ -15,8 +15,9 @@ from typing import Iterator
 import numpy as np
 import xarray as xr
 
+from ..dataset import batch_coords, batch_dims, batch_shape, finish_dataset, optimizer_dataset
+from ..engine.loss import final_loss
 from ..engine.run import run_batch
-from ..io import batch_shape, optimizer_dataset
 from ..layout import Block, plan_blocks
 
 
@@ -43,7 +44,8 @@ def run_task(plan, task: Task) -> xr.Dataset:
     """Simulate one block and return its Dataset (``optimizer`` dim of length 1 when stacked)."""
     run = plan.runs[task.run]
     result = run_batch(run.request, run.inputs, start=task.block.start, stop=task.block.stop)
-    ds = optimizer_dataset(plan, run, result, task.block)
+    loss = final_loss(plan.landscape, run.inputs, result.w, task.block.start, plan.dtype)
+    ds = optimizer_dataset(plan, run, result, loss, task.block)
     ds.attrs["elapsed_seconds"] = float(result.seconds)
     if plan.stacked:
         ds = ds.expand_dims(optimizer=[run.optimizer.name])
@@ -73,8 +75,6 @@ def iterate_tasks(plan, tasks: list[Task], client=None) -> Iterator[tuple[Task, 
 
 def full_shape(plan, part: xr.Dataset, name: str) -> tuple[int, ...]:
     """Shape of variable ``name`` over the whole study, from one block's dataset."""
-    from ..io import batch_dims
-
     sizes = dict(zip(batch_dims(plan), batch_shape(plan)))
     if plan.stacked:
         sizes["optimizer"] = len(plan.runs)
@@ -90,8 +90,6 @@ def part_index(plan, task: Task, var: xr.DataArray) -> tuple:
 
 def gather(plan, finished) -> xr.Dataset:
     """The whole study's Dataset (in memory) from ``(task, dataset)`` pairs, in any order."""
-    from ..io import batch_coords, finish_dataset
-
     arrays: dict = {}
     specs: dict = {}
     elapsed = 0.0

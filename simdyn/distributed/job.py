@@ -17,7 +17,8 @@ import netCDF4
 
 from .._version import __version__
 from ..progress import progress_bar
-from ..io import atomic_output, study_attrs
+from ..io import atomic_output
+from ..provenance import study_attrs
 from .executor import iterate_tasks, plan_tasks
 from .store import PartStore, assemble, inputs_hash
 

@@ -22,7 +22,8 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from ..io import batch_coords, initial_points, study_attrs
+from ..dataset import batch_coords, initial_points
+from ..provenance import study_attrs
 from .executor import Task, part_index
 
 MANIFEST = "manifest.json"

@@ -6,8 +6,15 @@ source is therefore written to ``<cache dir>/kernels/k_<digest>.py`` and compile
 ``cache=True``. The digest covers everything the machine code depends on: the kernel source,
 the target and precision, the numba and simdyn versions, and — recursively, through every
 global they call — the source code and constants of the optimizer, landscape, schedule,
-observer and RNG functions. Any change to any of them gives a new file, so a stale kernel is
-never loaded. A piece without retrievable source (a lambda typed at a prompt) disables disk
+observer and RNG functions, with the module each of them lives in. Any change to any of them
+gives a new file, so a stale kernel is never loaded; and a kernel built from ``mod_a.grad`` is
+never loaded for an identical ``mod_b.grad`` (numba's cached code refers to the module of every
+function it inlined, and re-imports it when it loads the entry: another program may not have
+``mod_a``).
+
+An entry that cannot be loaded all the same (a module that has since disappeared, a file
+truncated by a crash, a numba upgrade that changed the format) is treated as missing: the kernel
+is compiled again and the entry replaced, never an error. A piece without retrievable source (a lambda typed at a prompt) disables disk
 caching for that kernel; it is then compiled in memory as usual.
 
 Set ``SIMDYN_CACHE_DIR`` to move the cache (default ``$XDG_CACHE_HOME/simdyn`` or
@@ -26,6 +33,7 @@ import types
 
 import numba
 import numpy as np
+from numba.core.caching import FunctionCache
 
 from .._version import __version__
 from .compile import python_function
@@ -72,11 +80,13 @@ def function_digest(func, seen: set | None = None) -> str | None:
     if func in seen:
         return "recursive:" + func.__qualname__
     seen.add(func)
+    if func.__module__ not in sys.modules:
+        return None  # runpy's "<run_path>" and the like: no later program can import it
     try:
         source = inspect.getsource(func)
     except (OSError, TypeError):
         return None
-    digest = hashlib.sha256(source.encode())
+    digest = hashlib.sha256(f"{func.__module__}.{func.__qualname__}\n{source}".encode())
     for name in sorted(set(func.__code__.co_names)):
         if name in func.__globals__:
             part = _value_digest(func.__globals__[name], seen)
@@ -119,4 +129,21 @@ def load_cached(source: str, namespace: dict, digest: str, function_name: str, *
     module.__dict__.update(namespace)
     spec.loader.exec_module(module)
     sys.modules[spec.name] = module  # numba's cache re-imports the module of a cached function
-    return numba.njit(cache=True, **jit_options)(getattr(module, function_name))
+    dispatcher = numba.njit(**jit_options)(getattr(module, function_name))
+    dispatcher._cache = RebuildingCache(dispatcher.py_func)  # what cache=True does, with this class
+    return dispatcher
+
+
+class RebuildingCache(FunctionCache):
+    """numba's on-disk function cache, except that an entry that fails to load is a miss.
+
+    numba loads an entry at the first call of each signature and lets any error through (a
+    ``ModuleNotFoundError`` when the module of an inlined function is not importable here); a
+    miss instead compiles the function and overwrites the entry.
+    """
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception:
+            return None

@@ -212,17 +212,3 @@ def compile_ptx(req: KernelRequest, cc: tuple = (9, 0)) -> str:
     ptx, _ = cuda.compile_ptx(python_kernel(cuda_req), cuda_signature(cuda_req), cc=cc)
     return ptx
 
-
-def final_loss(landscape, dtype: str, params: np.ndarray, w: np.ndarray, n_ic: int, start: int, t: int) -> np.ndarray:
-    """The loss at the final points ``w`` (d, n) of trajectories ``start ≤ g < start + n``
-    (``params``: the landscape-parameter table of the combinations they span), evaluated at
-    step ``t`` by a compiled CPU loop."""
-    kernel = get_loss_kernel(landscape, landscape.dim, params.shape[0], dtype)
-    out = np.empty(w.shape[1], dtype=w.dtype)
-    params = np.ascontiguousarray(params, dtype=w.dtype)
-    if getattr(landscape, "form", "tuple") == "array":
-        data = tuple(np.ascontiguousarray(a, dtype=w.dtype) for a in landscape.data_arrays)
-        kernel(np.ascontiguousarray(w.T), params, n_ic, start, t, out, *data)
-    else:
-        kernel(np.ascontiguousarray(w), params, n_ic, start, t, out)
-    return out

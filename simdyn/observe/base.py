@@ -37,7 +37,7 @@ The ``state`` dict given to ``finalize`` also holds ``"w0"`` and ``"wT"``, the (
 and final points, supplied by the engine (no slot needed for them).
 
 ``finalize`` may return the key ``"status"`` with an (N,) array of status codes
-(:data:`simdyn.io.STATUS`); it replaces the engine's converged/bounded verdict, never a
+(:data:`simdyn.status.STATUS`); it replaces the engine's converged/bounded verdict, never a
 diverged or non-finite one.
 """
 

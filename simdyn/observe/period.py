@@ -68,7 +68,7 @@ import numbers
 import numpy as np
 
 from ..initial import coord_labels
-from ..io import STATUS
+from ..status import STATUS
 from ._ring import ring_row, unroll
 from .base import Observer
 

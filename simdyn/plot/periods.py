@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..io import STATUS
+from ..status import STATUS
 
 _DIVERGED = -1  # the period-panel category of diverged / non-finite trajectories
 

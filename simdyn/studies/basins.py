@@ -1,5 +1,9 @@
 """Basins of attraction: which attractor each initial point ends on, found without prior knowledge.
 
+The driver: it runs the simulations and hands each block to the attractor mapper
+(:mod:`simdyn.analysis.attractors.mapping`, steps 1–3 and 7) and the keys to the matcher
+(:mod:`simdyn.analysis.attractors.matching`, steps 4–6).
+
 ``sd.basins(optimizer, landscape, x0, steps, ...)`` runs every initial point (× every swept
 hyperparameter or landscape parameter, × every optimizer) through the fused kernel with the
 streaming period detector (:class:`simdyn.observe.Period`), block by block so the working memory
@@ -80,24 +84,19 @@ import time
 
 import numpy as np
 import xarray as xr
-from scipy import sparse
-from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
+from ..analysis.attractors.mapping import DIVERGED, KEY_CELLS, UNRESOLVED, Confined, KeyTable, canonical_direction, map_block
+from ..analysis.attractors.matching import KINDS, cluster_keys, merge_known_fixed_points, name_attractor, representatives
+from ..analysis.boundaries import boundary_mask
 from ..distributed.executor import iterate_tasks, plan_tasks
 from ..engine.compile import python_function
-from ..initial import coord_labels
-from ..io import STATUS, study_attrs
-from ..landscapes.check import check_landscape_compiles
+from ..engine.landscape_check import check_landscape_compiles
+from ..initial import as_initial_set, coord_labels
+from ..landscapes import get_landscape
 from ..observe.period import MAX_PERIOD, Period
 from ..plan import make_plan
-from .boundaries import boundary_mask
+from ..provenance import study_attrs
 
-#: Label of an initial point whose trajectory diverged or became non-finite.
-DIVERGED = -1
-#: Label of an initial point whose trajectory found no period ≤ max_period within the horizon
-#: and is not confined around exactly one attractor.
-UNRESOLVED = -2
 #: Default confirmations: a period must hold for this many consecutive returns to its anchor, so a
 #: trajectory still drifting by more than about tol/BASIN_REPEATS per step is not a fixed point.
 BASIN_REPEATS = 32
@@ -105,183 +104,8 @@ BASIN_REPEATS = 32
 TOL_FRACTION = 1e-4
 #: Default ``near_tol`` (naming and confinement radius): this fraction of the initial set's extent.
 NEAR_FRACTION = 1e-2
-#: Quantisation cells of the signatures have side tol / KEY_CELLS.
-KEY_CELLS = 4
 #: Default working memory of one block (bytes): sets the default ``chunk_size``.
 BLOCK_MEMORY = 256 * 2**20
-#: Value types of the attractor kinds.
-KINDS = ("fixed_point", "cycle")
-
-_GOLDEN = (1.0 + math.sqrt(5.0)) / 2.0
-
-
-def canonical_direction(dim: int) -> np.ndarray:
-    """u_k = frac((k + 1)·φ): a fixed direction with no rational relation between its coordinates,
-    so two distinct points of a cycle essentially never tie in their projection on it."""
-    return np.array([((k + 1) * _GOLDEN) % 1.0 for k in range(dim)])
-
-
-def aligned_cycles(orbit: np.ndarray, p: int, direction) -> np.ndarray:
-    """The last p states of each orbit (``orbit``: (m, L, d), time order, the last row w_T),
-    rotated to start at the canonical point, the one with the smallest projection on
-    ``direction``: (m, p, d). The same set of points in the same cyclic order whatever the
-    phase at which the orbit was entered."""
-    points = orbit[:, -p:, :]
-    start = np.argmin(points @ np.asarray(direction, dtype=float), axis=1)
-    order = (start[:, None] + np.arange(p)[None, :]) % p
-    return np.take_along_axis(points, order[:, :, None], axis=1)
-
-
-class _KeyTable:
-    """The quantised signatures met so far, each with its representative trajectory and cycle and
-    the number of trajectories that fell in it."""
-
-    def __init__(self, cell: float):
-        self.cell = cell
-        self.index: dict = {}
-        self.count: list[int] = []
-        self.period: list[int] = []
-        self.signature: list[np.ndarray] = []
-        self.owner: list[tuple[int, int]] = []  # (run, global trajectory index) of the representative
-        self.cycle: list[np.ndarray] = []
-
-    def __len__(self) -> int:
-        return len(self.period)
-
-    def add(self, run: int, start: int, rows: np.ndarray, period: int, signature, cycles) -> np.ndarray:
-        """Key index of each of a block's trajectories of period ``period``.
-
-        ``rows``: their block-local indices (increasing), ``start``: the block's first global
-        index; ``signature`` (m, 2d) and ``cycles`` (m, period, d) are given for those rows."""
-        cells = np.floor(signature / self.cell).astype(np.int64)
-        keys = np.concatenate([np.full((len(rows), 1), period, dtype=np.int64), cells], axis=1)
-        unique, first_at, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True,
-                                                      return_counts=True)
-        found = np.empty(len(unique), dtype=np.int64)
-        for u, (key, at) in enumerate(zip(map(tuple, unique.tolist()), first_at)):
-            owner = (run, start + int(rows[at]))
-            k = self.index.get(key)
-            if k is None:
-                k = self.index[key] = len(self.period)
-                self.count.append(0)
-                self.period.append(int(key[0]))
-                self.signature.append(None)
-                self.owner.append(owner)
-                self.cycle.append(None)
-            self.count[k] += int(counts[u])
-            if owner > self.owner[k]:
-                found[u] = k
-                continue
-            self.owner[k] = owner
-            self.signature[k] = signature[at].copy()
-            self.cycle[k] = cycles[at].copy()
-            found[u] = k
-        return found[inverse.ravel()]
-
-
-class _Confined:
-    """Trajectories without a period whose last max_period states stay in a small box: their
-    positions in the flattened label array and their boxes, block after block."""
-
-    def __init__(self, dim: int):
-        self.position: list[np.ndarray] = []
-        self.low: list[np.ndarray] = []
-        self.high: list[np.ndarray] = []
-        self.dim = dim
-
-    def add(self, position, low, high):
-        self.position.append(np.asarray(position, dtype=np.int64))
-        self.low.append(low)
-        self.high.append(high)
-
-    def assign(self, cycles: list[np.ndarray], present: np.ndarray, group_size: int, tol: float,
-               reach: float) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, attractor) of the trajectories whose box, widened by ``tol``, holds every
-        point of an attractor's cycle (``cycles``) that periodic trajectories of the same group
-        reached (``present``: (groups, attractors) bool; group = position // ``group_size``). When
-        the box holds several, the one of smallest period is taken if it is the only one of that
-        period (a fixed point inside a burst also holds the snapshots of the burst that happened
-        to look periodic); otherwise the trajectory stays unresolved. ``reach`` bounds the boxes'
-        span."""
-        if not self.position:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        position = np.concatenate(self.position)
-        group = position // group_size
-        low = np.concatenate(self.low).reshape(-1, self.dim) - tol
-        high = np.concatenate(self.high).reshape(-1, self.dim) + tol
-        best = np.full(len(position), np.iinfo(np.int64).max)
-        owner = np.full(len(position), -1, dtype=np.int64)
-        ties = np.zeros(len(position), dtype=np.int64)
-        if len(position) and cycles:
-            tree = cKDTree((low + high) / 2.0)
-            for a, cycle in enumerate(cycles):
-                near = np.asarray(tree.query_ball_point(cycle[0], reach / 2.0 + tol, p=np.inf), dtype=np.int64)
-                inside = present[group[near], a]
-                for point in cycle:
-                    inside &= np.all((low[near] <= point) & (point <= high[near]), axis=1)
-                hit = near[inside]
-                better = len(cycle) < best[hit]
-                same = len(cycle) == best[hit]
-                ties[hit[same]] += 1
-                best[hit[better]], owner[hit[better]], ties[hit[better]] = len(cycle), a, 1
-        alone = ties == 1
-        return position[alone], owner[alone]
-
-
-def _components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of n nodes linked by ``pairs`` (m, 2)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) \
-        else sparse.coo_matrix((n, n))
-    return csgraph.connected_components(graph, directed=False)[1]
-
-
-def _hausdorff(a: np.ndarray, b: np.ndarray) -> float:
-    """Hausdorff distance between two point sets (rows), max norm."""
-    dist = np.max(np.abs(a[:, None, :] - b[None, :, :]), axis=2)
-    return float(max(dist.min(axis=1).max(), dist.min(axis=0).max()))
-
-
-def _representatives(table: _KeyTable, group: np.ndarray, by_period: bool = False) -> np.ndarray:
-    """Per group 0 … G − 1, its most populated key (the cell where converged trajectories pile up,
-    not one still creeping towards it), ties broken by the smallest owner; with ``by_period``,
-    among the keys of the group's smallest period."""
-    owner = np.asarray(table.owner, dtype=np.int64).reshape(-1, 2)
-    count = -np.asarray(table.count, dtype=np.int64)
-    period = np.asarray(table.period, dtype=np.int64) if by_period else np.zeros(len(count), dtype=np.int64)
-    order = np.lexsort((owner[:, 1], owner[:, 0], count, period))
-    _, first = np.unique(group[order], return_index=True)
-    return order[first]
-
-
-def cluster_keys(table: _KeyTable, tol: float) -> np.ndarray:
-    """Attractor group of every key: single linkage of the signatures per period (max norm,
-    distance ≤ tol), then clusters merged when their representative cycles are within ``tol``
-    (Hausdorff, max norm). Returns (n_keys,) group numbers 0 … n_groups − 1 (arbitrary order)."""
-    n = len(table)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    period = np.asarray(table.period, dtype=np.int64)
-    signature = np.stack(table.signature)
-    cluster = np.empty(n, dtype=np.int64)
-    n_clusters = 0
-    for p in np.unique(period):
-        members = np.flatnonzero(period == p)
-        pairs = cKDTree(signature[members]).query_pairs(tol, p=np.inf, output_type="ndarray")
-        labels = _components(len(members), pairs)
-        cluster[members] = labels + n_clusters
-        n_clusters += int(labels.max()) + 1
-    reps = _representatives(table, cluster)
-    cycles = [table.cycle[k] for k in reps]
-    tree = cKDTree(np.concatenate(cycles))
-    point_owner = np.repeat(np.arange(n_clusters), [len(cycle) for cycle in cycles])
-    links = []
-    for c, cycle in enumerate(cycles):
-        near = np.unique(point_owner[tree.query_ball_point(cycle[0], tol, p=np.inf)])
-        links.extend((c, int(other)) for other in near if other > c and _hausdorff(cycle, cycles[other]) <= tol)
-    merged = _components(n_clusters, np.asarray(links, dtype=np.int64).reshape(-1, 2))
-    return merged[cluster]
 
 
 def _param_values(plan, combo: int) -> dict:
@@ -290,22 +114,6 @@ def _param_values(plan, combo: int) -> dict:
     for name, value in plan.param_values.items():
         values[name] = float(plan.sweep.column(name)[combo]) if name in plan.sweep.names else value
     return values
-
-
-def _name_attractor(land, cycle: np.ndarray, params: dict, near_tol: float):
-    """(name, rank in the landscape's list, location) of the known critical point nearest to the
-    cycle's mean among those within ``near_tol`` of its bounding box; ("", len + 1, None) if none."""
-    points = land.critical_points(params)
-    low, high = cycle.min(axis=0) - near_tol, cycle.max(axis=0) + near_tol
-    center = cycle.mean(axis=0)
-    best = ("", len(points) + 1, None, math.inf)
-    for rank, cp in enumerate(points):
-        loc = np.asarray(cp.location)
-        if np.all(loc >= low) and np.all(loc <= high):
-            distance = float(np.max(np.abs(loc - center)))
-            if distance < best[3]:
-                best = (cp.name or cp.kind, rank, cp.location, distance)
-    return best[:3]
 
 
 def _default_chunk(dim: int, max_period: int) -> int:
@@ -334,7 +142,7 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
 
     Attractors (fixed points and cycles) are found automatically from the streaming period
     detector and grouped with a phase-invariant tolerance; the algorithm is in the module
-    docstring (:mod:`simdyn.analysis.basins`).
+    docstring (:mod:`simdyn.studies.basins`).
 
     Parameters
     ----------
@@ -377,11 +185,9 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
                                    or chunk_size < 1):
         raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
     begin = time.perf_counter()
-    # A first plan validates every argument and gives the initial set (for the default tol).
-    plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, dtype=dtype, target=target,
-                     diverge_threshold=diverge_threshold)
-    dim = plan.landscape.dim
-    extent = _extent(plan.initial.points)
+    # The initial set gives the default tolerances; the plan (built once) then validates the rest.
+    dim = get_landscape(landscape, dict(params or {})).dim
+    extent = _extent(as_initial_set(x0, dim).points)
     tol = TOL_FRACTION * extent if tol is None else _check_positive("tol", tol)
     near_tol = NEAR_FRACTION * extent if near_tol is None else _check_positive("near_tol", near_tol)
     direction = canonical_direction(dim)
@@ -393,8 +199,8 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     lead = (len(plan.runs),) if plan.stacked else ()
     full_shape = lead + plan.sweep.shape + plan.initial.shape
     key_index = np.empty(full_shape, dtype=np.int32)
-    table = _KeyTable(tol / KEY_CELLS)
-    confined = _Confined(dim)
+    table = KeyTable(tol / KEY_CELLS)
+    confined = Confined(dim)
     per_run = int(np.prod(plan.sweep.shape + plan.initial.shape, dtype=np.int64))
     tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(dim, int(max_period)))
     bar = _progress_bar(plan.n_trajectories, progress)
@@ -406,18 +212,8 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
             orbit = part["orbit"].values.reshape(-1, int(max_period), dim)
             center = part["cycle_center"].values.reshape(-1, dim)
             del part
-            frozen = (status == STATUS["diverged"]) | (status == STATUS["nonfinite"])
-            keys = np.where(frozen, DIVERGED, UNRESOLVED).astype(np.int64)
-            for p in np.unique(period[(period >= 1) & ~frozen]):
-                rows = np.flatnonzero((period == p) & ~frozen)
-                cycles = aligned_cycles(orbit[rows], int(p), direction)
-                signature = np.concatenate([cycles[:, 0, :], center[rows]], axis=1)
-                keys[rows] = table.add(task.run, block.start, rows, int(p), signature, cycles)
-            rows = np.flatnonzero((period == 0) & ~frozen)
-            low = np.nanmin(orbit[rows], axis=1) if plan.steps < max_period - 1 else orbit[rows].min(axis=1)
-            high = np.nanmax(orbit[rows], axis=1) if plan.steps < max_period - 1 else orbit[rows].max(axis=1)
-            small = np.all(high - low <= near_tol, axis=1)
-            confined.add(task.run * per_run + block.start + rows[small], low[small], high[small])
+            keys = map_block(table, confined, task.run, block.start, task.run * per_run + block.start, status, period,
+                             orbit, center, direction, near_tol)
             where = ((slice(task.run, task.run + 1),) if plan.stacked else ()) + block.index
             key_index[where] = keys.reshape(key_index[where].shape)
             if bar is not None:
@@ -439,21 +235,21 @@ def _progress_bar(total: int, enabled):
     return tqdm(total=total, unit="traj", unit_scale=True, desc="simdyn basins", leave=False)
 
 
-def _describe(plan, table: _KeyTable, groups: np.ndarray, near_tol: float) -> list[dict]:
+def _describe(plan, table: KeyTable, groups: np.ndarray, near_tol: float) -> list[dict]:
     """Kind, period, cycle, location, loss and name of every attractor group, from the group's
     representative: among its keys of the smallest period, the most populated."""
     land = plan.landscape
     loss = python_function(land.loss)
     n_ic = plan.initial.points.shape[0]
     n_groups = int(groups.max()) + 1 if len(groups) else 0
-    reps = _representatives(table, groups, by_period=True) if n_groups else []
+    reps = representatives(table, groups, by_period=True) if n_groups else []
     out = []
     for k in reps:
         run, index = table.owner[k]
         combo = index // n_ic
         cycle = table.cycle[k]
         flat = tuple(float(v) for v in plan.runs[run].inputs.params[:, combo])
-        name, rank, known = _name_attractor(land, cycle, _param_values(plan, combo), near_tol)
+        name, rank, known = name_attractor(land, cycle, _param_values(plan, combo), near_tol)
         out.append({
             "known": known,
             "offset": math.inf if known is None else float(np.max(np.abs(cycle[0] - np.asarray(known)))),
@@ -471,31 +267,6 @@ def _fractions(labels: np.ndarray, n_groups: int, n_attractors: int):
     """Counts of every label (−2, −1, 0 … A − 1) per group: (G, A + 2)."""
     flat = labels.reshape(n_groups, -1)
     return np.stack([np.bincount(row + 2, minlength=n_attractors + 2) for row in flat]), flat.shape[1]
-
-
-def merge_known_fixed_points(info: list[dict]) -> tuple[np.ndarray, list[dict]]:
-    """Fixed points matched to the same known critical point are one attractor: an optimizer's
-    fixed points are isolated critical points, so two of them within near_tol of the same known
-    one are that point, reached to different precisions (a trajectory still creeping towards it).
-    Returns the attractor of every group and the attractors' descriptions (the member closest to
-    the known point describes the merged attractor)."""
-    attractor = np.arange(len(info))
-    chosen: dict = {}
-    for g, item in enumerate(info):
-        if item["kind"] != KINDS[0] or item["known"] is None:
-            continue
-        key = (item["name"], item["known"])
-        if key not in chosen:
-            chosen[key] = g
-        else:
-            first = chosen[key]
-            attractor[g] = first
-            if item["offset"] < info[first]["offset"]:
-                info[first] = {**item}
-    keep = np.unique(attractor)
-    renumber = np.full(len(info), -1)
-    renumber[keep] = np.arange(len(keep))
-    return renumber[attractor], [info[g] for g in keep]
 
 
 def _dataset(plan, key_index, table, confined, tol, near_tol, direction, max_period, repeats, elapsed) -> xr.Dataset:
