@@ -139,6 +139,25 @@ def test_registered_quadratic_runs_at_high_dimension_without_tuple_limits():
     assert ds.attrs["data_h_shape"].tolist() == [d, d]
 
 
+def test_tile_gradients_give_bits_independent_of_chunks_and_batch_shape():
+    # The quadratic's CPU tile gradient is a BLAS product; every call has the same shape, so a
+    # trajectory's bits do not depend on its tile (oracle: the unchunked run, and the same
+    # trajectory in an initial-point batch).
+    d = 40
+    a = RNG.normal(size=(d, d))
+    h = a @ a.T / d + np.eye(d)
+    x0 = RNG.normal(size=(70, d))
+    kwargs = dict(hyper={"lr": [1e-2, 0.1]}, params={"h": h}, progress=False)
+    whole = sd.simulate("adam", "quadratic", x0, 40, **kwargs)
+    for chunk in (1, 5, 64):
+        part = sd.simulate("adam", "quadratic", x0, 40, chunk_size=chunk, **kwargs)
+        np.testing.assert_array_equal(part.w.values, whole.w.values)
+    grid = sd.simulate("adam", "quadratic", x0[:1], 40, hyper={"lr": np.geomspace(1e-3, 0.1, 9)}, params={"h": h},
+                       progress=False)
+    single = sd.simulate("adam", "quadratic", x0[:1], 40, hyper={"lr": 0.1}, params={"h": h}, progress=False)
+    np.testing.assert_array_equal(grid.w.isel(lr=-1).values, single.w.values)
+
+
 def test_chunks_and_divergence_on_the_array_form():
     # lr 5 on least squares diverges: frozen at the last finite state, flagged, neighbours untouched.
     kwargs = dict(hyper={"lr": [1e-2, 5.0]}, progress=False)

@@ -50,6 +50,19 @@ def test_local_cluster_gives_the_single_process_result(client):
     assert ds.attrs["simdyn_call"] == ref.attrs["simdyn_call"]
 
 
+def test_array_form_on_a_cluster_gives_the_single_process_result(client):
+    # The registered quadratic takes the array form at d = 12; its blocks run on the workers.
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(12, 12))
+    h = a @ a.T / 12 + np.eye(12)
+    x0 = rng.normal(size=(9, 12))
+    kwargs = dict(hyper={"lr": [0.01, 0.1]}, params={"h": h}, record_every=5, progress=False)
+    ref = sd.simulate("adam", "quadratic", x0, 30, **kwargs)
+    ds = sd.simulate("adam", "quadratic", x0, 30, client=client, chunk_size=4, **kwargs)
+    for name in ref.data_vars:
+        np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
+
+
 def test_period_scan_on_a_cluster(client):
     # Oracle: sgd on x² + a·y² maps x to (1 − 2η)x: η = 1 flips x (a 2-cycle ±x₀), η = 0.25 halves
     # it (the fixed point 0). The client and chunk_size go to simulate, not to the plan.

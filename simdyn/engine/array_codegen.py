@@ -10,8 +10,12 @@ list, :data:`ARRAY_ARGUMENTS`, with the data arrays D0, D1, … and scratch rows
 step of trajectory j:
 
 1. ``grad(W[j], p, data, t, g)`` into a scratch row (or, on the CPU, the landscape's
-   ``tile_grad(W[lo:hi], p, data, t, G)`` once per tile and step: one matrix–matrix product
-   for the whole tile where the per-trajectory form would re-stream the data per trajectory);
+   ``tile_grad(WT, p, data, t, GT)`` once per tile and step: one matrix–matrix product for the
+   whole tile where the per-trajectory form would re-stream the data per trajectory). The tile's
+   rows are copied into WT, always :data:`TILE_ROWS` rows (zero rows pad the last tile): a BLAS
+   product's rounding can depend on the number of rows it is given (which kernel handles a
+   row), so a fixed shape keeps every trajectory's bits independent of the chunking and of its
+   neighbours;
 2. the optimizer's scalar ``update`` on every coordinate k, with the hyperparameters of k's
    coordinate group, into scratch rows — this loop runs along the contiguous coordinates and
    vectorises;
@@ -37,6 +41,10 @@ from .codegen import (
     _suffix,
     _tuple,
 )
+
+#: Rows of every tile-gradient call on the CPU (tiles of such landscapes hold this many
+#: trajectories): a fixed shape, so a trajectory's gradient does not depend on its tile.
+TILE_ROWS = 64
 
 #: Scratch rows of the CUDA kernel (the CPU kernel allocates them per tile): gradient (N, d),
 #: new point (N, d), new slots (slots, N, d).
@@ -107,7 +115,8 @@ def cpu_source(layout: KernelLayout) -> str:
         "c = T[2, it]",
         "n = np.empty(d, dtype=DTYPE)",
         f"u = np.empty(({layout.n_slots}, d), dtype=DTYPE)",
-        "GT = np.empty((hi - lo, d), dtype=DTYPE)" if layout.tile_grad else "g = np.empty(d, dtype=DTYPE)",
+        *(["WT = np.zeros((TILE_ROWS, d), dtype=DTYPE)", "GT = np.empty((TILE_ROWS, d), dtype=DTYPE)"]
+          if layout.tile_grad else ["g = np.empty(d, dtype=DTYPE)"]),
         *_combination_scalars(layout),
         *_combination_tuples(layout, "j", per_trajectory=False),
     ]
@@ -117,7 +126,12 @@ def cpu_source(layout: KernelLayout) -> str:
     tile += ["for t in range(t_begin + 1, t_end + 1):"]
     tile += _indent([] if lane_lr else schedule, 1)
     if layout.tile_grad:
-        tile += ["    tile_grad(W[lo:hi], p, data, t, GT)"]
+        tile += [
+            "    for r in range(hi - lo):",
+            "        for k in range(d):",
+            "            WT[r, k] = W[lo + r, k]",
+            "    tile_grad(WT, p, data, t, GT)",
+        ]
         gradient = ["g = GT[j - lo]"]
     else:
         gradient = ["grad(w, p, data, t, g)"]

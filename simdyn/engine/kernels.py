@@ -83,6 +83,7 @@ def _namespace(req: KernelRequest) -> dict:
         ns["DTYPE"] = np.float32 if dtype == "float32" else np.float64
         if req.layout.tile_grad and target == "cpu":
             ns["tile_grad"] = compile_scalar(req.landscape.tile_grad, target, dtype)
+            ns["TILE_ROWS"] = array_codegen.TILE_ROWS
     if req.layout.noise:
         ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
     for m, obs in enumerate(req.observers):
@@ -135,6 +136,7 @@ def _disk_cached_kernel(req: KernelRequest):
         "schedule": req.schedule.value,
         "project": req.landscape.project,
         "tile_grad": getattr(req.landscape, "tile_grad", None),
+        "TILE_ROWS": array_codegen.TILE_ROWS,
         "normal_pair": rng.normal_pair,
         "FLAGS": req.flags,
         **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)},

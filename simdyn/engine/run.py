@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .array_codegen import array_argument_names
+from .array_codegen import TILE_ROWS, array_argument_names
 from .codegen import argument_names
 from .kernels import KernelRequest, get_kernel
 
@@ -313,7 +313,12 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
     n_ic = inp.x0.shape[0]
     n = g.size
     if req.target == "cpu":
-        tile = _tile_size(n) if req.layout.form == "tuple" else _array_tile_size(n, inp.x0.shape[1], req.layout.n_slots)
+        if req.layout.form == "tuple":
+            tile = _tile_size(n)
+        elif req.layout.tile_grad:
+            tile = TILE_ROWS  # the fixed shape of every tile-gradient call
+        else:
+            tile = _array_tile_size(n, inp.x0.shape[1], req.layout.n_slots)
         tiles, order = cpu_tiles(0, 0, n_ic, tile, inp.tile_group, g=g)
     else:
         tiles, order = np.zeros((3, 1), dtype=np.int64), None  # tiles are a CPU notion
