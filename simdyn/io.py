@@ -21,7 +21,7 @@ from ._version import __version__
 from .engine.kernels import get_loss_kernel
 from .engine.run import per_trajectory
 from .initial import coord_labels
-from .layout import Block
+from .chunks import Block
 
 STATUS_MEANINGS = ("converged", "periodic", "bounded", "diverged", "nonfinite")
 STATUS = {name: np.uint8(i) for i, name in enumerate(STATUS_MEANINGS)}

@@ -94,11 +94,11 @@ def test_default_study_summary_has_nine_aligned_rows(default_run):
 
 def test_default_study_file_is_the_packaged_toml():
     study = load_study(DEFAULT_STUDY)
-    assert [r.name for r in study.runs] == ["valley", "sharp_valley", "saddle"]
+    assert [r.name for r in study.groups] == ["valley", "sharp_valley", "saddle"]
     assert study.optimizers == ["sgd", "rmsprop", "adam"] and study.steps == 3000
     assert study.hyper == {"lr": 1e-3}
-    assert study.runs[2].x0 == ("grid", {"x": (-0.1, 0.1, 32), "y": (-0.1, 0.1, 32)})
-    assert study.runs[1].params == {"a": 1e-4}
+    assert study.groups[2].x0 == ("grid", {"x": (-0.1, 0.1, 32), "y": (-0.1, 0.1, 32)})
+    assert study.groups[1].params == {"a": 1e-4}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -114,7 +114,7 @@ def test_example_studies_run(example, tmp_path, capsys):
     counts = ds.simdyn.status_counts()
     total = sum(sum(c.values()) for c in counts.values()) if "optimizer" in ds.dims else sum(counts.values())
     assert total == n
-    assert study.runs[0].landscape in out
+    assert study.groups[0].landscape in out
     code, out, err = run_cli(capsys, "info", str(out_path))
     assert code == 0 and f"study: {study.name}" in out
     if study.noise is not None:
@@ -124,10 +124,10 @@ def test_example_studies_run(example, tmp_path, capsys):
 def test_example_lr_sweep_has_its_sweep_dims():
     study = load_study(ROOT / "data" / "adam_valley_lr_sweep.toml")
     assert len(study.hyper["lr"]) == 5 and len(study.hyper["beta1"]) == 3
-    assert study.runs[0].x0 == ("grid", {"x": (-1.0, 1.0, 16), "y": (-1.0, 1.0, 16)})
+    assert study.groups[0].x0 == ("grid", {"x": (-1.0, 1.0, 16), "y": (-1.0, 1.0, 16)})
     assert (study.steps, study.record_every) == (2000, 100)
     noise = load_study(ROOT / "data" / "saddle_noise.toml")
-    assert noise.noise == {"sigma": 1e-3, "seed": 7} and noise.runs[0].x0[1]["n"] == 2000
+    assert noise.noise == {"sigma": 1e-3, "seed": 7} and noise.groups[0].x0[1]["n"] == 2000
 
 
 # -- simdyn info / list ------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_load_study_errors_are_value_and_type_errors():
 
 def test_lr_schedule_table_becomes_an_sd_schedule():
     study = load_study(study_text(tables='[hyper]\nlr = {schedule = "step", lr = [0.1, 0.2], step_size = 10}\n'))
-    lr = study.simulate_kwargs(study.runs[0])["hyper"]["lr"]
+    lr = study.simulate_kwargs(study.groups[0])["hyper"]["lr"]
     assert isinstance(lr, sd.schedule.Schedule) and lr.kind == "step"
     np.testing.assert_array_equal(lr.params["lr"], [0.1, 0.2])
     assert lr.params["step_size"] == 10 and lr.params["gamma"] == 0.1  # StepLR's default gamma

@@ -412,13 +412,13 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
                 rows = np.flatnonzero((period == p) & ~frozen)
                 cycles = aligned_cycles(orbit[rows], int(p), direction)
                 signature = np.concatenate([cycles[:, 0, :], center[rows]], axis=1)
-                keys[rows] = table.add(task.run, block.start, rows, int(p), signature, cycles)
+                keys[rows] = table.add(task.optimizer_index, block.start, rows, int(p), signature, cycles)
             rows = np.flatnonzero((period == 0) & ~frozen)
             low = np.nanmin(orbit[rows], axis=1) if plan.steps < max_period - 1 else orbit[rows].min(axis=1)
             high = np.nanmax(orbit[rows], axis=1) if plan.steps < max_period - 1 else orbit[rows].max(axis=1)
             small = np.all(high - low <= near_tol, axis=1)
-            confined.add(task.run * per_run + block.start + rows[small], low[small], high[small])
-            where = ((slice(task.run, task.run + 1),) if plan.stacked else ()) + block.index
+            confined.add(task.optimizer_index * per_run + block.start + rows[small], low[small], high[small])
+            where = ((slice(task.optimizer_index, task.optimizer_index + 1),) if plan.stacked else ()) + block.index
             key_index[where] = keys.reshape(key_index[where].shape)
             if bar is not None:
                 bar.update(block.size)
