@@ -1,4 +1,4 @@
-"""Plots of simdyn datasets (matplotlib, imported lazily; ``pip install simdyn[plot]``).
+"""Plots of simdyn datasets (matplotlib, a dependency of simdyn, imported when a function is called).
 
 Each function takes a Dataset (or a landscape) and returns the matplotlib Figure it drew on, so
 scripts can ``fig.savefig(...)``. One module per analysis; this module re-exports them.

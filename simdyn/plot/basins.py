@@ -22,6 +22,8 @@ import math
 import numpy as np
 import xarray as xr
 
+from ._matplotlib import pyplot
+
 from ..engine.compile import python_function
 
 #: Colour of diverged and of unresolved initial points.
@@ -79,7 +81,7 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
     point of a panel are marked and listed in its legend with their fraction of that panel (and
     the part of it that was wandering around the attractor without a period at the last step).
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -217,7 +219,7 @@ def phase_portrait(landscape, optimizer=None, trajectories: xr.Dataset | None = 
     by optimizer when the dataset holds several. ``extent`` = (x_min, x_max, y_min, y_max)
     (default: around the trajectories, else around the known critical points).
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..landscapes import get_landscape
 
@@ -309,7 +311,7 @@ def basin_fractions(ds: xr.Dataset, along: str | None = None, by: str = "name", 
     (fixed point / cycles), ``by="attractor"`` shows each attractor; diverged and unresolved
     initial points complete the stack to 1. Bands are the binomial standard errors of the tops.
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if by not in ("name", "attractor"):
         raise ValueError(f"by must be 'name' or 'attractor', got {by!r}")

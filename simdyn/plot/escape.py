@@ -16,11 +16,13 @@ import itertools
 import numpy as np
 import xarray as xr
 
+from ._matplotlib import pyplot
+
 from ..analysis.escape import escape_statistics, initial_dims
 
 
 def _axes(ax, figsize=(6.0, 4.2)):
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ._matplotlib import pyplot
+
 from ..io import STATUS
 
 _DIVERGED = -1  # the period-panel category of diverged / non-finite trajectories
@@ -51,8 +53,8 @@ def _period_categories(ds: xr.Dataset) -> xr.DataArray:
 
 def _period_colors(values):
     """A discrete colormap, norm and tick labels for the period categories present."""
+    plt = pyplot()
     from matplotlib.colors import BoundaryNorm, ListedColormap
-    import matplotlib.pyplot as plt
 
     present = sorted(set(int(v) for v in np.unique(values)))
     palette = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
@@ -106,7 +108,7 @@ def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: 
     dim (initial points, other swept values) contributes its points to the same column.
     ``selection`` picks e.g. one optimizer (``{"optimizer": "adam"}``).
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ds = _select(ds, selection)
     _check_dims(ds, param)
@@ -170,7 +172,7 @@ def period_map(ds: xr.Dataset, x: str = "lr", y: str = "beta1", coord: str = "x"
     amplitude of the trajectories with that period. Categories: "diverged" (diverged or
     non-finite), "none" (no period up to max_period), "1 (fixed point)", then each period.
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     ds = _select(ds, selection)
