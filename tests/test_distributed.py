@@ -165,7 +165,8 @@ def test_dry_run_prints_the_plan(tmp_path):
     study.write_text(STUDY.format(steps=100, record=50, n=30, chunk=200))
     result = _run_cli(["run", str(study), "-o", str(tmp_path / "o.nc"), "--dry-run"], timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "1,800 trajectories x 100 steps" in result.stdout and "chunk(s)" in result.stdout and "MiB" in result.stdout
+    assert "1,800 trajectories x 100 steps" in result.stdout and "chunk(s)" in result.stdout
+    assert "per chunk in flight; output: ~" in result.stdout and "of variables" in result.stdout
     assert not (tmp_path / "o.nc").exists()
 
 

@@ -18,6 +18,7 @@ import netCDF4
 from .._version import __version__
 from ..progress import progress_bar
 from ..io import atomic_output, study_attrs
+from ..output_size import format_bytes, output_bytes
 from .executor import iterate_tasks, plan_tasks
 from .store import PartStore, assemble, inputs_hash
 
@@ -36,9 +37,11 @@ class JobPlan:
         return sum(task.block.size * plan.steps for _, plan, tasks in self.groups for task in tasks)
 
     def memory_estimate(self) -> dict:
-        """Bytes: the largest block's working state, and the final file's variables."""
+        """Bytes: the largest block's working state, and the final file's variables
+        (:func:`simdyn.output_size.output_bytes`, recordings and observers included)."""
         largest, output = 0, 0
         for _, plan, tasks in self.groups:
+            output += output_bytes(plan)
             itemsize = 4 if plan.dtype == "float32" else 8
             d = plan.landscape.dim
             for run in plan.runs:
@@ -50,21 +53,22 @@ class JobPlan:
                     per_traj += itemsize * d * (plan.steps // plan.record_every + 1)
                 block = max(task.block.size for task in tasks)
                 largest = max(largest, 2 * per_traj * block)
-                output += (itemsize * (d + 1) + 9) * run.inputs.size
         return {"largest_block": largest, "output": output}
 
     def describe(self) -> str:
         lines = [f"study {self.study.name}: output {self.output}"]
         for group, plan, tasks in self.groups:
             n = plan.runs[0].inputs.size
+            blocks = len(tasks) // len(plan.runs)
             lines.append(
                 f"  group {group.name or '(single)'}: landscape {plan.landscape.name}, optimizers "
                 f"{', '.join(r.optimizer.name for r in plan.runs)}, {n:,} trajectories x {plan.steps:,} steps each, "
-                f"{len(tasks)} chunk(s) of <= {max(t.block.size for t in tasks):,}, target {plan.target}"
+                f"{len(tasks)} chunk(s) ({len(plan.runs)} optimizer(s) x {blocks} of <= "
+                f"{max(t.block.size for t in tasks):,} trajectories), target {plan.target}"
             )
         mem = self.memory_estimate()
-        lines.append(f"  memory: ~{mem['largest_block'] / 2**20:,.1f} MiB per chunk in flight, "
-                     f"~{mem['output'] / 2**20:,.1f} MiB of results")
+        lines.append(f"  memory: ~{format_bytes(mem['largest_block'])} per chunk in flight; "
+                     f"output: ~{format_bytes(mem['output'])} of variables")
         lines.append(f"  total: {self.trajectory_steps:,} trajectory-steps")
         return "\n".join(lines)
 
