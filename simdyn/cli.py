@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from .file_info import attr_str, call_of, format_table
 
 BAD_INPUT = (ValueError, TypeError, FileNotFoundError)
 STATUS_COLUMNS = ("converged", "bounded", "diverged", "nonfinite")
@@ -33,17 +34,6 @@ def _error(message: str, code: int = 2) -> int:
 # -- tables ---------------------------------------------------------------------------------------
 
 
-def format_table(header: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
-    """Columns padded to their widest cell; the columns in ``right`` are right-aligned."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
-
-
 def _fmt(value: float) -> str:
     if value is None:
         return "-"
@@ -55,13 +45,6 @@ def _fmt(value: float) -> str:
 # -- the summary: status counts, median loss, median distance to the nearest minimum ---------------
 
 
-def _call(ds) -> dict:
-    try:
-        return json.loads(ds.attrs.get("simdyn_call", "{}"))
-    except ValueError:
-        return {}
-
-
 def _distance_to_minima(ds):
     """Per trajectory, the distance ‖w − m‖₂ to the nearest known minimum m of the landscape
     (:meth:`Landscape.minima`, evaluated for each swept landscape parameter); None when the
@@ -69,7 +52,7 @@ def _distance_to_minima(ds):
 
     from .landscapes import get_landscape
 
-    call = _call(ds)
+    call = call_of(ds)
     params = dict(call.get("params") or {})
     try:
         land = get_landscape(ds.attrs.get("landscape", call.get("landscape")), {"h": np.asarray(params["h"])} if "h" in params else None)
@@ -188,81 +171,8 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _describe(ds, indent: str = "") -> list[str]:
-    """What one Dataset holds: dims, variables, the study's settings and the status counts."""
-    a = ds.attrs
-    out = []
-    dims = ", ".join(f"{name}={size}" for name, size in ds.sizes.items())
-    out.append(f"{indent}dims: {dims}")
-    out.append(f"{indent}variables:")
-    rows = [[name, "(" + ", ".join(var.dims) + ")", str(var.dtype), var.attrs.get("long_name", "")] for name, var in ds.data_vars.items()]
-    out += [indent + "  " + line for line in format_table(["name", "dims", "dtype", "long_name"], rows).splitlines()]
-    optimizers = [o.strip() for o in str(a.get("optimizer", "")).split(",") if o.strip()]
-    out.append(f"{indent}optimizer: {a.get('optimizer', '-')}")
-    call_hyper = _call(ds).get("hyper") or {}
-    for opt in optimizers:
-        if opt in call_hyper:
-            items = [_hyper_str(k, v) for k, v in call_hyper[opt].items()]
-        else:
-            prefix = f"hyper_{opt}_"
-            items = [f"{k[len(prefix):]}={_attr_str(v)}" for k, v in a.items() if k.startswith(prefix)]
-        out.append(f"{indent}  {opt}: {', '.join(items) or '-'}")
-    params = [f"{k[len('param_'):]}={_attr_str(v)}" for k, v in a.items() if k.startswith("param_")]
-    out.append(f"{indent}landscape: {a.get('landscape', '-')}  f = {a.get('landscape_formula', '-')}  params: {', '.join(params) or 'none'}")
-    out.append(f"{indent}initial set: {a.get('initial_set', '-')}")
-    out.append(f"{indent}steps: {a.get('steps', '-')}  record_every: {a.get('record_every', '-') or 'none'}  dtype: {a.get('dtype', '-')}  target: {a.get('target', '-')}")
-    noise = a.get("noise", "-")
-    if noise not in ("none", "-"):
-        noise = f"{noise} (sigma={_attr_str(a.get('noise_sigma'))}, seed={_attr_str(a.get('noise_seed'))})"
-    out.append(f"{indent}noise: {noise}  observers: {a.get('observers', '-')}")
-    out.append(f"{indent}created: {a.get('created', '-')}  simdyn version: {a.get('simdyn_version', '-')}"
-               + (f"  numba version: {a['numba_version']}" if "numba_version" in a else ""))
-    if "inputs_hash" in a:
-        chunks = "whole batch" if int(a.get("chunk_size", -1)) < 0 else f"chunks of <= {a['chunk_size']}"
-        out.append(f"{indent}execution: {a.get('n_chunks', '?')} chunk(s), {chunks}, scheduler {a.get('scheduler', '-')}")
-        out.append(f"{indent}inputs hash: {a['inputs_hash']}")
-    if a.get("study_toml"):
-        out.append(f"{indent}study file ({len(a['study_toml'].splitlines())} lines, attribute study_toml):")
-        out.extend(f"{indent}  | {line}" for line in a["study_toml"].splitlines()[:12])
-    if "status" in ds:
-        from .io import STATUS_MEANINGS
-
-        status = ds["status"]
-        opts = [str(o) for o in status["optimizer"].values] if "optimizer" in status.dims else [a.get("optimizer", "all")]
-        rows = []
-        for opt in opts:
-            values = (status.sel(optimizer=opt) if "optimizer" in status.dims else status).values
-            rows.append([opt, *(int(np.sum(values == i)) for i in range(len(STATUS_MEANINGS)))])
-        out.append(f"{indent}status counts:")
-        table = format_table(["optimizer", *STATUS_MEANINGS], rows, right=set(range(1, len(STATUS_MEANINGS) + 1)))
-        out += [indent + "  " + line for line in table.splitlines()]
-    return out
-
-
-def _hyper_str(name: str, value) -> str:
-    """``lr=0.001`` for a constant rate, ``lr=inverse_sqrt(lr=0.1)`` for a schedule."""
-    if name == "lr_schedule" and isinstance(value, dict):
-        kind = value.get("kind", "constant")
-        params = {k: v for k, v in value.items() if k != "kind"}
-        if kind == "constant" and set(params) == {"lr"}:
-            return f"lr={_attr_str(params['lr'])}"
-        return f"lr={kind}(" + ", ".join(f"{k}={_attr_str(v)}" for k, v in params.items()) + ")"
-    return f"{name}={_attr_str(value)}"
-
-
-def _attr_str(value) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        value = np.asarray(value)
-    if isinstance(value, np.ndarray):
-        return "[" + ", ".join(f"{x:g}" if isinstance(x, (float, np.floating)) else str(x) for x in value.tolist()) + "]"
-    if isinstance(value, (float, np.floating)):
-        return f"{value:g}"
-    return str(value)
-
-
 def _cmd_info(args) -> int:
+    from .file_info import describe
     from .study import file_groups, load_results
 
     try:
@@ -272,27 +182,20 @@ def _cmd_info(args) -> int:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot read {args.file} as netCDF: {exc}")
-    lines = [f"file: {args.file}"]
+    datasets = result if groups else {"": result}
+    root = {}
     if groups:
         import netCDF4
 
         with netCDF4.Dataset(args.file) as nc:
             root = {k: nc.getncattr(k) for k in nc.ncattrs()}
-        lines.append(f"study: {root.get('study_name', '-')}")
-        if root.get("study_description"):
-            lines.append(f"description: {root['study_description']}")
-        lines.append(f"groups: {', '.join(groups)}")
-        for name, ds in result.items():
-            lines.append("")
-            lines.append(f"[group {name}]")
-            lines += _describe(ds, "  ")
-    else:
-        if "study_name" in result.attrs:
-            lines.append(f"study: {result.attrs['study_name']}")
-        if result.attrs.get("study_description"):
-            lines.append(f"description: {result.attrs['study_description']}")
-        lines += _describe(result)
-    print("\n".join(lines))
+    if args.study:
+        text = root.get("study_toml") or next(iter(datasets.values())).attrs.get("study_toml")
+        if not text:
+            return _error(f"{args.file} was not written from a study file (no attribute study_toml)")
+        print(text.rstrip("\n"))
+        return 0
+    print(describe(args.file, datasets, root))
     return 0
 
 
@@ -301,13 +204,13 @@ def _cmd_list(args) -> int:
     from .optimizers import OPTIMIZERS
 
     print("optimizers (hyperparameter defaults):")
-    rows = [[name, ", ".join(f"{k}={_attr_str(v)}" for k, v in opt.defaults().items())] for name, opt in OPTIMIZERS.items()]
+    rows = [[name, ", ".join(f"{k}={attr_str(v)}" for k, v in opt.defaults().items())] for name, opt in OPTIMIZERS.items()]
     print("\n".join("  " + line for line in format_table(["name", "defaults"], rows).splitlines()))
     print()
     print("landscapes:")
     rows = []
     for name, land in LANDSCAPES.items():
-        params = ", ".join(f"{k}={_attr_str(np.asarray(v)) if np.ndim(v) else _attr_str(v)}" for k, v in land.params.items())
+        params = ", ".join(f"{k}={attr_str(np.asarray(v)) if np.ndim(v) else attr_str(v)}" for k, v in land.params.items())
         rows.append([name, land.dim, land.formula, params or "-"])
     print("\n".join("  " + line for line in format_table(["name", "dim", "formula", "params"], rows).splitlines()))
     return 0
@@ -338,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="describe a result file", description="Describe what a simdyn netCDF file holds.")
     info.add_argument("file", help="a netCDF file written by `simdyn run` or ds.simdyn.save")
+    info.add_argument("--study", action="store_true", help="print the study file the results were run from")
     info.set_defaults(func=_cmd_info)
 
     lst = sub.add_parser("list", help="registered optimizers and landscapes", description="List registered optimizers and landscapes.")

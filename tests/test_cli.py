@@ -137,7 +137,7 @@ def test_info_prints_groups_dims_attrs_and_status(default_run, capsys):
     code, out, err = run_cli(capsys, "info", str(default_run[2]))
     assert code == 0
     assert "groups: valley, sharp_valley, saddle" in out
-    assert "optimizer=3, x0=32, y0=32, coord=2" in out
+    assert "x0=32 in [-1, 1] evenly spaced, y0=32 in [-1, 1] evenly spaced, coord=2 (x, y)" in out
     assert "adam: lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08" in out
     assert "rmsprop: lr=0.001, alpha=0.99" in out
     assert "landscape: sharp_valley" in out and "|x| + a*|y|" in out and "a=0.0001" in out
@@ -146,12 +146,29 @@ def test_info_prints_groups_dims_attrs_and_status(default_run, capsys):
     assert "status counts:" in out and "final point w_T" in out
 
 
+def test_info_says_what_the_groups_share_once(default_run, capsys):
+    """Oracle: the built-in study file (3 groups, the saddle's grid is [-0.1, 0.1]²)."""
+    code, out, err = run_cli(capsys, "info", str(default_run[2]))
+    assert code == 0
+    assert out.count("shared by all 3 groups:") == 1
+    for once in ("adam: lr=0.001", "steps: 50", "inputs hash:", "created:", "final point w_T"):
+        assert out.count(once) == 1, once
+    assert out.count("status counts:") == 3 and out.count("landscape: ") == 3
+    assert "x0=32 in [-0.1, 0.1] evenly spaced" in out
+    assert "3 chunk(s), each optimizer's batch whole" in out and "whole batch" not in out
+    assert len(out.splitlines()) < 60
+    code, text, err = run_cli(capsys, "info", str(default_run[2]), "--study")
+    assert code == 0 and text == DEFAULT_STUDY.read_text().rstrip("\n") + "\n"
+
+
 def test_info_of_a_single_dataset_file(tmp_path, capsys):
     ds = sd.simulate("sgd", "valley", [[0.5, 0.5]], 5, progress=False)  # kernel shared with the default study
     path = ds.simdyn.save(tmp_path / "one.nc")
     code, out, err = run_cli(capsys, "info", str(path))
     assert code == 0
-    assert "dims: traj=1, coord=2" in out and "sgd: lr=0.001" in out and "study:" not in out
+    assert "dims: traj=1, coord=2 (x, y)" in out and "sgd: lr=0.001" in out and "study:" not in out
+    code, out, err = run_cli(capsys, "info", str(path), "--study")
+    assert code == 2 and "not written from a study file" in err
 
 
 def test_list_shows_optimizers_and_landscapes(capsys):
