@@ -1,7 +1,8 @@
 """The ``simdyn`` command: run a TOML study, inspect a result file, list what is registered.
 
     simdyn run [STUDY.toml] [-o OUT.nc] [--steps N] [--target cpu|cuda|auto] [--quiet]
-    simdyn info OUT.nc
+    simdyn info OUT.nc [--study]
+    simdyn plot OUT.nc [-o FOLDER]
     simdyn list
 
 Exit codes: 0 on success, 2 for bad input (an invalid study, a missing file), printed as
@@ -164,10 +165,54 @@ def _cmd_run(args) -> int:
         target = next(iter(results.values())).attrs.get("target", study.target)
         print(f"study {study.name}: {', '.join(study.optimizers)}, {study.steps} steps, {study.dtype}, target {target}")
         print(format_summary(summary_rows(results)))
+        figure = None if args.no_figure else _save_figure(_summary(results), Path(output).with_suffix(".png"))
     finally:
         for ds in results.values():
             ds.close()
-    print(f"wrote {output} in {elapsed:.1f} s")
+    print(f"wrote {output} in {elapsed:.1f} s" + (f"; its summary figure {figure}" if figure else ""))
+    return 0
+
+
+def _summary(results: dict):
+    from .plot import summary_figure
+
+    return summary_figure(results)
+
+
+def _save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` and release it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _use_file_backend():
+    """Draw into files (Agg): the command never opens a window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _cmd_plot(args) -> int:
+    from .plot import standard_figures
+    from .study import file_groups, load_results
+
+    try:
+        groups = file_groups(args.file)
+        result = load_results(args.file)
+    except BAD_INPUT as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot read {args.file} as netCDF: {exc}")
+    folder = Path(args.output_dir) if args.output_dir else Path(args.file).resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.file).stem
+    for group, ds in (result.items() if groups else [("", result)]):
+        for name, fig in standard_figures(ds).items():
+            path = folder / f"{stem}{'_' + group if group else ''}_{name}.png"
+            print(_save_figure(fig, path))
     return 0
 
 
@@ -237,12 +282,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", dest="n_workers", type=int, help="worker processes of a local cluster")
     run.add_argument("--dry-run", action="store_true", help="print the plan (batch, chunks, memory, output) and exit")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-figure", dest="no_figure", action="store_true",
+                     help="do not write the summary figure (OUT.png: the status of every group)")
     run.set_defaults(func=_cmd_run)
 
     info = sub.add_parser("info", help="describe a result file", description="Describe what a simdyn netCDF file holds.")
     info.add_argument("file", help="a netCDF file written by `simdyn run` or ds.simdyn.save")
     info.add_argument("--study", action="store_true", help="print the study file the results were run from")
     info.set_defaults(func=_cmd_info)
+
+    plot = sub.add_parser("plot", help="draw the standard figures of a result file (PNG)",
+                          description="Draw the standard figures of a simdyn netCDF file as PNG files named "
+                                      "<stem>[_<group>]_<figure>.png: status map (or status fractions), period map "
+                                      "or orbit diagram, basins and survival curves, whichever its variables allow; "
+                                      "one set per group of a study file.")
+    plot.add_argument("file", help="a netCDF file written by `simdyn run` or ds.simdyn.save")
+    plot.add_argument("-o", "--output-dir", dest="output_dir", help="folder of the PNG files (default: the file's folder)")
+    plot.set_defaults(func=_cmd_plot)
 
     lst = sub.add_parser("list", help="registered optimizers and landscapes", description="List registered optimizers and landscapes.")
     lst.set_defaults(func=_cmd_list)
@@ -256,6 +312,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors (2)
         return exc.code if isinstance(exc.code, int) else 0
+    if args.command in ("run", "plot"):
+        _use_file_backend()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -299,3 +299,47 @@ def test_python_dash_m_help(module):
     proc = subprocess.run([sys.executable, "-m", module, "run", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "--steps" in proc.stdout and "--target" in proc.stdout and "-o" in proc.stdout
+
+
+# -- figures: simdyn run's summary, simdyn plot ---------------------------------------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_writes_a_summary_figure_next_to_its_file(default_run):
+    code, out, path = default_run
+    figure = path.with_suffix(".png")
+    assert code == 0 and figure.read_bytes()[:8] == PNG_MAGIC
+    assert f"its summary figure {figure}" in out
+
+
+def test_plot_draws_the_status_of_every_group(default_run, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "plot", str(default_run[2]), "-o", str(tmp_path))
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names == sorted(f"default_{group}_status.png" for group in ("valley", "sharp_valley", "saddle"))
+    assert all((tmp_path / n).read_bytes()[:8] == PNG_MAGIC for n in names)
+
+
+def test_plot_draws_the_figures_the_variables_allow(tmp_path, capsys):
+    """Oracle: the figure list of simdyn.plot.standard's docstring, variable by variable."""
+    x0 = sd.grid(x=(-0.5, 0.5, 4), y=(-0.5, 0.5, 3))
+    scan = sd.period_scan("adam", "valley", np.array([[0.01, 0.01]]), steps=300, max_period=8,
+                          hyper={"lr": [1e-3, 1e-2, 1e-1], "beta1": [0.0, 0.9]}, progress=False)
+    exits = sd.simulate(["sgd", "adam"], "saddle", x0, 200, observers=[sd.observe.Exit((0.0, 0.0), 0.4)], progress=False)
+    orbit = sd.period_scan("adam", "valley", np.array([[0.01, 0.01]]), steps=300, max_period=8,
+                           hyper={"lr": [1e-3, 1e-2, 1e-1], "beta1": 0.0}, progress=False)
+    basins = sd.basins("sgd", "double_well", sd.grid(x=(-1.5, 1.5, 8), y=(-1.0, 1.0, 6)), 200, hyper={"lr": 0.05},
+                       progress=False)
+    expected = {"scan": ["period", "status"], "exits": ["status", "survival_exit_step"], "orbit": ["period", "status"],
+                "basins": ["basins"]}
+    for name, ds in {"scan": scan, "exits": exits, "orbit": orbit, "basins": basins}.items():
+        path = ds.simdyn.save(tmp_path / f"{name}.nc")
+        code, out, err = run_cli(capsys, "plot", str(path))
+        assert code == 0, err
+        assert sorted(p.name for p in tmp_path.glob(f"{name}_*.png")) == [f"{name}_{f}.png" for f in expected[name]]
+
+
+def test_plot_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "plot", str(tmp_path / "absent.nc"))
+    assert code == 2 and "absent.nc" in err

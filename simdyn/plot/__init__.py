@@ -7,3 +7,5 @@ scripts can ``fig.savefig(...)``. One module per analysis; this module re-export
 from .basins import basin_fractions, basins, phase_portrait
 from .escape import escape_scaling, survival, vector_field
 from .periods import bifurcation, period_map
+from .standard import standard_figures, summary_figure
+from .status import status_fractions, status_map
