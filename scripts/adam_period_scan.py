@@ -94,9 +94,10 @@ def orbit_diagrams(ds, path):
     for col, target in enumerate((0.1, 0.9)):
         beta1 = float(ds.beta1.sel(beta1=target, method="nearest"))
         sub = ds.sel(beta1=beta1)
-        sd.plot.bifurcation(sub, param="lr", coord="x", axes=axes[:, col], size=2.0)
+        sd.plot.bifurcation(sub, param="lr", coord="x", axes=axes[:, col])
         axes[0, col].set_yscale("symlog", linthresh=1e-6)
-        axes[0, col].set_title(f"Adam, smooth valley, beta1 = {beta1:.3f}: last 64 values of x (both starts)")
+        axes[0, col].set_title(f"Adam, smooth valley, beta1 = {beta1:.3f}: last 64 values of x (both starts)",
+                               fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
