@@ -45,3 +45,43 @@ def test_period_map_titles_its_colour_bar_and_orbit_points_are_visible():
     points = fig.axes[0].collections[0]
     assert points.get_sizes()[0] >= 4  # points², round: a 2-cycle's two points show
     plt.close(fig)
+
+
+def _attractors(fractions, locations, names, kinds, periods):
+    n = len(names)
+    return xr.Dataset({
+        "basin_fraction": (("lr", "attractor_id"), np.asarray(fractions, dtype=float)),
+        "attractor_location": (("attractor_id", "coord"), np.asarray(locations, dtype=float)),
+        "attractor_name": (("attractor_id",), np.array(names)),
+        "attractor_kind": (("attractor_id",), np.array(kinds)),
+        "attractor_period": (("attractor_id",), np.asarray(periods)),
+        "diverged_fraction": (("lr",), np.zeros(2)),
+        "unresolved_fraction": (("lr",), np.zeros(2)),
+    }, coords={"lr": [0.01, 0.05], "attractor_id": np.arange(n)})
+
+
+def test_matched_attractors_keep_their_number_across_learning_rates():
+    """Oracle, by hand: at each lr a fixed point at the global minimum and two 2-cycles around it
+    whose size grows with lr (new ids at the second lr); ranked by location (y = -h before +h)."""
+    from simdyn.plot.basins import matched_attractors
+
+    ds = _attractors(
+        fractions=[[0.5, 0.3, 0.2, 0.0, 0.0], [0.4, 0.0, 0.0, 0.25, 0.35]],
+        locations=[[-1, 0], [-1, -0.01], [-1, 0.01], [-1, -0.05], [-1, 0.05]],
+        names=["global_min"] * 5, kinds=["fixed_point"] + ["cycle"] * 4, periods=[1, 2, 2, 2, 2],
+    )
+    numbers, n = matched_attractors(ds, ds["basin_fraction"].values)
+    assert n == 3
+    np.testing.assert_array_equal(numbers, [[0, 1, 2, -1, -1], [0, -1, -1, 1, 2]])
+
+
+def test_basin_panels_use_the_matched_numbers():
+    ds = _attractors(
+        fractions=[[0.5, 0.3, 0.2, 0.0, 0.0], [0.4, 0.0, 0.0, 0.25, 0.35]],
+        locations=[[-1, 0], [-1, -0.01], [-1, 0.01], [-1, -0.05], [-1, 0.05]],
+        names=["global_min"] * 5, kinds=["fixed_point"] + ["cycle"] * 4, periods=[1, 2, 2, 2, 2],
+    )
+    fig = sd.plot.basin_fractions(ds, along="lr", by="attractor")
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["0: fixed point global_min", "1: 2-cycle around global_min", "2: 2-cycle around global_min"]
+    plt.close(fig)
