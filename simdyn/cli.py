@@ -165,12 +165,23 @@ def _cmd_run(args) -> int:
         target = next(iter(results.values())).attrs.get("target", study.target)
         print(f"study {study.name}: {', '.join(study.optimizers)}, {study.steps} steps, {study.dtype}, target {target}")
         print(format_summary(summary_rows(results)))
-        figure = None if args.no_figure else _save_figure(_summary(results), Path(output).with_suffix(".png"))
+        figure = None if args.no_figure else _write_summary(results, Path(output).with_suffix(".png"))
     finally:
         for ds in results.values():
             ds.close()
-    print(f"wrote {output} in {elapsed:.1f} s" + (f"; its summary figure {figure}" if figure else ""))
+    print(f"wrote {output} in {elapsed:.1f} s")
+    if figure is not None:
+        print(f"wrote its summary figure {figure}")
     return 0
+
+
+def _write_summary(results: dict, path: Path) -> Path | None:
+    """The summary figure of a run (None, with a note, when its datasets cannot be drawn)."""
+    try:
+        return _save_figure(_summary(results), path)
+    except (ValueError, TypeError) as exc:
+        print(f"simdyn: note: no summary figure: {exc}", file=sys.stderr)
+        return None
 
 
 def _summary(results: dict):

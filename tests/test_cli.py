@@ -310,7 +310,7 @@ def test_run_writes_a_summary_figure_next_to_its_file(default_run):
     code, out, path = default_run
     figure = path.with_suffix(".png")
     assert code == 0 and figure.read_bytes()[:8] == PNG_MAGIC
-    assert f"its summary figure {figure}" in out
+    assert out.splitlines()[-1] == f"wrote its summary figure {figure}"
 
 
 def test_plot_draws_the_status_of_every_group(default_run, tmp_path, capsys):
