@@ -55,16 +55,16 @@ WITHOUT_CUDA = textwrap.dedent("""
 """)
 
 
-def test_without_numba_cuda_auto_runs_on_the_cpu_and_cuda_is_a_clear_error(tmp_path):
+def test_without_numba_cuda_auto_runs_on_the_cpu_and_cuda_is_a_clear_error():
     """Oracle: the documented fallback (auto -> cpu) and the ValueError naming ``target``."""
     result = subprocess.run([sys.executable, "-W", "error", "-c", WITHOUT_CUDA], capture_output=True, text=True,
-                            timeout=600, cwd=tmp_path)
+                            timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "TARGET cpu" in result.stdout
     assert "ERROR target='cuda'" in result.stdout and "use target='cpu' or 'auto'" in result.stdout
 
 
-def test_plots_without_matplotlib_say_how_to_install_it(tmp_path):
+def test_plots_without_matplotlib_say_how_to_install_it():
     script = textwrap.dedent("""
         import sys
         sys.modules["matplotlib"] = None  # as if it were not installed
@@ -75,6 +75,6 @@ def test_plots_without_matplotlib_say_how_to_install_it(tmp_path):
         except ModuleNotFoundError as exc:
             print("ERROR", exc)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "ERROR simdyn.plot needs matplotlib" in result.stdout and "pip install matplotlib" in result.stdout
