@@ -85,3 +85,22 @@ def test_basin_panels_use_the_matched_numbers():
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert labels == ["0: fixed point global_min", "1: 2-cycle around global_min", "2: 2-cycle around global_min"]
     plt.close(fig)
+
+
+def test_status_map_legend_gives_each_status_share():
+    """Oracle: ds.simdyn.status_counts() of the same dataset."""
+    ds = sd.simulate(["sgd", "adam"], "valley", sd.grid(x=(-1, 1, 6), y=(-1, 1, 5)), 50, hyper={"lr": 0.3},
+                     progress=False)
+    fig = sd.plot.status_map(ds)
+    counts = ds.simdyn.status_counts()
+    for ax, opt in zip(fig.axes, ["sgd", "adam"]):
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        expected = [f"{m} {n / 30:.0%}" for m, n in counts[opt].items() if n]
+        assert labels == expected and ax.get_title() == f"{opt} on valley"
+    plt.close(fig)
+    fig = sd.plot.status_fractions(ds)  # no swept dim: one bar per optimizer, each summing to 1
+    heights = {}
+    for bar in fig.axes[0].patches:
+        heights[bar.get_x()] = heights.get(bar.get_x(), 0.0) + bar.get_height()
+    np.testing.assert_allclose(sorted(heights.values()), [1.0, 1.0])
+    plt.close(fig)
