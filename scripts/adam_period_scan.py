@@ -18,13 +18,12 @@ to ``--out`` (default ``out/``). ``--quick``: a 16 × 12 grid and 4·10⁴ steps
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
 import numpy as np
 
 import simdyn as sd
+from _cli import add_out, script_parser
 from _report import TextLog
 from simdyn.analysis import adam_two_cycle, two_cycle_stability_boundary
 
@@ -34,8 +33,8 @@ EPS = 1e-8
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="out/")
+    p = script_parser(__doc__)
+    add_out(p)
     p.add_argument("--steps", type=int, default=None, help="steps (default 100000; --quick 40000)")
     p.add_argument("--quick", action="store_true", help="a coarse grid and fewer steps")
     args = p.parse_args(argv)
@@ -95,16 +94,17 @@ def orbit_diagrams(ds, path):
     for col, target in enumerate((0.1, 0.9)):
         beta1 = float(ds.beta1.sel(beta1=target, method="nearest"))
         sub = ds.sel(beta1=beta1)
-        sd.plot.bifurcation(sub, param="lr", coord="x", axes=axes[:, col], size=2.0)
+        sd.plot.bifurcation(sub, param="lr", coord="x", axes=axes[:, col])
         axes[0, col].set_yscale("symlog", linthresh=1e-6)
-        axes[0, col].set_title(f"Adam, smooth valley, beta1 = {beta1:.3f}: last 64 values of x (both starts)")
+        axes[0, col].set_title(f"Adam, smooth valley, beta1 = {beta1:.3f}: last 64 values of x (both starts)",
+                               fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     log = TextLog()
 
     lrs = np.geomspace(1e-4, 1e-1, 16 if args.quick else 40)
@@ -127,11 +127,11 @@ def main(argv=None):
     ds.attrs["adam_two_cycle_stability_boundary_beta1"] = boundary
     ds.attrs["proposition4_max_relative_error_x"] = errors["x"][1]
     ds.attrs["proposition4_max_relative_error_y"] = errors["y"][1]
-    sd.save(ds, os.path.join(args.out, "adam_period_scan.nc"))
-    maps(ds, boundary, os.path.join(args.out, "adam_period_scan.png"))
-    orbit_diagrams(ds, os.path.join(args.out, "adam_period_scan_bifurcation.png"))
-    log.write(os.path.join(args.out, "adam_period_scan.txt"))
-    log(f"wrote {args.out}adam_period_scan.nc, .png, _bifurcation.png, .txt")
+    sd.save(ds, args.out / "adam_period_scan.nc")
+    maps(ds, boundary, args.out / "adam_period_scan.png")
+    orbit_diagrams(ds, args.out / "adam_period_scan_bifurcation.png")
+    log.write(args.out / "adam_period_scan.txt")
+    log(f"wrote {args.out / 'adam_period_scan'}.nc, .png, _bifurcation.png, .txt")
     return ds
 
 

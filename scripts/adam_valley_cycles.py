@@ -27,14 +27,13 @@ Writes ``adam_valley_cycles.nc``, ``adam_valley_cycles.png`` (Figure 5) and
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
 import numpy as np
 import xarray as xr
 
 import simdyn as sd
+from _cli import add_out, script_parser
 from _report import TextLog
 from simdyn.analysis import adam_two_cycle, adam_two_cycle_multipliers, two_cycle_stability_boundary
 
@@ -56,8 +55,8 @@ ZORDER = {"adam": 4, "rmsprop": 3, "sgd": 2, "adagrad": 1}  # Adam drawn on top
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="out/")
+    p = script_parser(__doc__)
+    add_out(p)
     p.add_argument("--steps", type=int, default=None, help="steps per run (default 10000; --quick 4000)")
     p.add_argument("--quick", action="store_true", help="shorter runs and searches")
     args = p.parse_args(argv)
@@ -199,7 +198,7 @@ def figure5(rows, steps, small_beta1, path):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     log = TextLog()
 
     steps = args.steps
@@ -259,10 +258,10 @@ def main(argv=None):
             "two_cycle_search": "; ".join(f"{k} steps: {v}" for k, v in search.items()),
         },
     )
-    sd.save(ds, os.path.join(args.out, "adam_valley_cycles.nc"))
-    figure5(rows, steps, small_beta1, os.path.join(args.out, "adam_valley_cycles.png"))
-    log.write(os.path.join(args.out, "adam_valley_cycles.txt"))
-    log(f"wrote {args.out}adam_valley_cycles.nc, .png, .txt")
+    sd.save(ds, args.out / "adam_valley_cycles.nc")
+    figure5(rows, steps, small_beta1, args.out / "adam_valley_cycles.png")
+    log.write(args.out / "adam_valley_cycles.txt")
+    log(f"wrote {args.out / 'adam_valley_cycles'}.nc, .png, .txt")
     return ds
 
 

@@ -25,16 +25,16 @@ Usage: ``python scripts/basins_double_well.py [--out out/] [--quick] [--n 1000] 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 STUDIES = {
@@ -85,32 +85,32 @@ def portrait(landscape: str, out: str) -> None:
                         record_every=1, progress=False)
     fig = sd.plot.phase_portrait(landscape, optimizer="adam", trajectories=paths, hyper={"lr": lr},
                                  params=study["params"], extent=(lo, hi, lo, hi))
-    fig.savefig(os.path.join(out, f"phase_portrait_{landscape}.png"), dpi=100)
+    fig.savefig(Path(out) / f"phase_portrait_{landscape}.png", dpi=100)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/", help="output folder (default out/)")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--quick", action="store_true", help="a 128² grid and 4000 steps")
     parser.add_argument("--n", type=int, default=1000, help="grid points per axis (default 1000)")
     parser.add_argument("--steps", type=int, default=5000, help="steps (default 5000)")
     args = parser.parse_args(argv)
     n, steps = (128, 4000) if args.quick else (args.n, args.steps)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     import matplotlib
 
     matplotlib.use("Agg")
     for landscape in STUDIES:
         ds = run(landscape, n, steps)
         report(ds)
-        ds.drop_vars("boundary").simdyn.save(os.path.join(args.out, f"basins_{landscape}.nc"))
+        ds.drop_vars("boundary").simdyn.save(args.out / f"basins_{landscape}.nc")
         fig = sd.plot.basins(ds, ncols=len(STUDIES[landscape]["lr"]), panel_size=3.6)
-        fig.savefig(os.path.join(args.out, f"basins_{landscape}.png"), dpi=90)
+        fig.savefig(args.out / f"basins_{landscape}.png", dpi=90)
         if landscape == "double_well":
             fig = sd.plot.basins(ds, sel={"lr": README_LR}, ncols=4, panel_size=3.3)
-            fig.savefig(os.path.join(args.out, f"basins_{landscape}_lr{README_LR:g}.png"), dpi=70)
+            fig.savefig(args.out / f"basins_{landscape}_lr{README_LR:g}.png", dpi=70)
         portrait(landscape, args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote the outputs to {args.out}")
     return 0
 
 

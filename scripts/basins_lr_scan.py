@@ -22,16 +22,16 @@ Usage: ``python scripts/basins_lr_scan.py [--out out/] [--quick] [--n 256] [--st
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 STUDIES = {
@@ -103,25 +103,25 @@ def plot_boundaries(ds, path: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/", help="output folder (default out/)")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--quick", action="store_true", help="a 64² grid, 3000 steps, 6 learning rates")
     parser.add_argument("--n", type=int, default=256, help="grid points per axis (default 256)")
     parser.add_argument("--steps", type=int, default=5000, help="steps (default 5000)")
     args = parser.parse_args(argv)
     n, steps, n_lr = (64, 3000, 6) if args.quick else (args.n, args.steps, None)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     import matplotlib
 
     matplotlib.use("Agg")
     for landscape in STUDIES:
         ds = scan(landscape, n, steps, n_lr)
         report(ds)
-        ds.drop_vars("boundary").simdyn.save(os.path.join(args.out, f"basins_lr_scan_{landscape}.nc"))
+        ds.drop_vars("boundary").simdyn.save(args.out / f"basins_lr_scan_{landscape}.nc")
         fig = sd.plot.basin_fractions(ds, along="lr")
-        fig.savefig(os.path.join(args.out, f"basins_lr_scan_{landscape}.png"), dpi=100)
-        plot_boundaries(ds, os.path.join(args.out, f"uncertainty_lr_scan_{landscape}.png"))
-    print(f"wrote {args.out}")
+        fig.savefig(args.out / f"basins_lr_scan_{landscape}.png", dpi=100)
+        plot_boundaries(ds, args.out / f"uncertainty_lr_scan_{landscape}.png")
+    print(f"wrote the outputs to {args.out}")
     return 0
 
 

@@ -16,20 +16,20 @@ see the same peak as "Maximum resident set size".
 
 from __future__ import annotations
 
-import argparse
-import os
 import resource
 import sys
 import time
+from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out/", help="output folder (default out/)")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--quick", action="store_true", help="a 512² grid and 2000 steps")
     parser.add_argument("--n", type=int, default=4096, help="grid points per axis (default 4096)")
     parser.add_argument("--steps", type=int, default=10_000, help="steps (default 10⁴)")
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--chunk-size", type=int, default=None, help="trajectories per block (default: ~256 MiB)")
     args = parser.parse_args(argv)
     n, steps = (512, 2000) if args.quick else (args.n, args.steps)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
 
     begin = time.perf_counter()
     grid = sd.grid(x=(-2.0, 2.0, n), y=(-2.0, 2.0, n))
@@ -60,13 +60,13 @@ def main(argv=None) -> int:
           f" S_b = {float(be.basin_entropy):.4f}, S_bb = {float(be.boundary_basin_entropy):.4f}")
 
     ds.attrs.update({"wall_seconds": elapsed, "peak_rss_bytes": peak, "alpha": float(ue.alpha)})
-    ds.drop_vars("boundary").simdyn.save(os.path.join(args.out, "basins_scale.nc"))
+    ds.drop_vars("boundary").simdyn.save(args.out / "basins_scale.nc")
     import matplotlib
 
     matplotlib.use("Agg")
     fig = sd.plot.basins(ds, panel_size=6.0)
-    fig.savefig(os.path.join(args.out, "basins_scale.png"), dpi=110)
-    print(f"wrote {args.out}/basins_scale.nc and basins_scale.png")
+    fig.savefig(args.out / "basins_scale.png", dpi=110)
+    print(f"wrote {args.out / 'basins_scale.nc'} and basins_scale.png")
     return 0
 
 

@@ -470,16 +470,15 @@ def describe_error(name, exc):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=None, help=f"trajectories (default {DEFAULT_N})")
     p.add_argument("--steps", type=int, default=None, help=f"steps (default {DEFAULT_STEPS})")
     p.add_argument("--dtype", nargs="+", default=["float64", "float32"],
-                   choices=["float64", "float32"])
+                   choices=["float64", "float32"], help="precisions to time (default both)")
     p.add_argument("--quick", action="store_true",
                    help=f"smoke test: N = {QUICK_N}, {QUICK_STEPS} steps")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default 3)")
-    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--seed", type=int, default=SEED, help=f"seed of the initial points (default {SEED})")
     p.add_argument("--skip", nargs="*", default=[],
                    choices=["numpy", "torch_optim_adam", "jax_scan", "simdyn", "bound"],
                    help="rows to leave out")

@@ -33,15 +33,15 @@ Usage: ``python scripts/bench_observers.py [--n 250000] [--steps 500] [--rounds 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 
 CONFIGS = {
     "plain": lambda: [],
@@ -105,12 +105,12 @@ def plot(rows, path: str, note: str = "") -> None:
 
 
 def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=250_000)
-    parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--optimizers", nargs="+", default=["adam", "sgd"])
-    parser.add_argument("--out", default="out")
+    parser = script_parser(__doc__)
+    parser.add_argument("--n", type=int, default=250_000, help="trajectories (default 250000)")
+    parser.add_argument("--steps", type=int, default=500, help="steps (default 500)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds, best kept (default 5)")
+    parser.add_argument("--optimizers", nargs="+", default=["adam", "sgd"], help="optimizers to time (default adam sgd)")
+    add_out(parser)
     parser.add_argument("--quick", action="store_true", help="N = 10000, 200 steps, 2 rounds (a smoke test)")
     parser.add_argument("--threads", type=int, default=None,
                         help="numba threads (default: all cores); 1 is steadier on a shared machine")
@@ -126,9 +126,9 @@ def main(argv=None) -> list[dict]:
     print(f"{'optimizer':>9} {'observers':>12} {'seconds':>9} {'traj-steps/s':>13} {'ratio':>6}")
     for r in rows:
         print(f"{r['optimizer']:>9} {r['config']:>12} {r['seconds']:9.3f} {r['rate']:13.3e} {r['ratio']:6.2f}")
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     note = f"\nN = {args.n}, {args.steps} steps, {args.threads or 'all'} thread(s)"
-    plot(rows, os.path.join(args.out, "bench_observers.png"), note)
+    plot(rows, args.out / "bench_observers.png", note)
     return rows
 
 

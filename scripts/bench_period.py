@@ -25,7 +25,6 @@ Usage: ``python scripts/bench_period.py [--n 131072] [--steps 2000] [--repeats 5
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import sys
@@ -34,6 +33,7 @@ import time
 import numpy as np
 
 import simdyn as sd
+from _cli import add_out, script_parser
 from _report import TextLog
 from simdyn.engine.run import run_batch
 from simdyn.plan import make_plan
@@ -46,13 +46,13 @@ TARGET_RATIO = 2.0
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script_parser(__doc__)
     p.add_argument("--n", type=int, default=None, help="trajectories (default 2**17; --quick 2**13)")
     p.add_argument("--steps", type=int, default=None, help="steps (default 2000; --quick 200)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats, best kept (default 5)")
     p.add_argument("--quick", action="store_true", help="a smoke test")
     p.add_argument("--scale", action="store_true", help="also run the 1e6 x 1e4 period scan")
-    p.add_argument("--out", default="out/")
+    add_out(p)
     args = p.parse_args(argv)
     args.n = args.n or (1 << 13 if args.quick else 1 << 17)
     args.steps = args.steps or (200 if args.quick else 2000)
@@ -123,7 +123,7 @@ def plot(rows, path):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     log = TextLog()
 
     x0 = np.random.default_rng(20240601).uniform(-1.0, 1.0, (args.n, 2))
@@ -145,8 +145,8 @@ def main(argv=None):
         f"{'PASS' if ratio <= TARGET_RATIO else 'FAIL'}")
     if args.scale:
         scale_check(log)
-    plot(rows, os.path.join(args.out, "bench_period.png"))
-    log.write(os.path.join(args.out, "bench_period.txt"))
+    plot(rows, args.out / "bench_period.png")
+    log.write(args.out / "bench_period.txt")
     return rows
 
 

@@ -31,7 +31,6 @@ Usage: ``python scripts/first_step.py [--out out/] [--n 32] [--quick]`` (``--qui
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 from _report import TextLog  # noqa: E402
 
 START = np.array([[1.0, 1.0]])
@@ -168,8 +168,8 @@ def figure(forum: xr.Dataset, scaled: xr.Dataset, path: Path) -> None:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="out", help="output folder (default out/)")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--n", type=int, default=None, help="random scalings per axis (default 32; --quick 8)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 x 8 scalings")
     args = parser.parse_args(argv)

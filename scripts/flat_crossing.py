@@ -29,17 +29,17 @@ Usage: ``python scripts/flat_crossing.py [--out out/] [--quick]`` (``--quick``: 
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 from simdyn.analysis.flat import (  # noqa: E402
     adam_flat_distance_bound,
     adam_step_bound,
@@ -154,7 +154,7 @@ def history_figure(out: str) -> None:
     axes[1].set_xlabel("step t")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "flat_crossing_history.png"), dpi=130)
+    fig.savefig(Path(out) / "flat_crossing_history.png", dpi=130)
     plt.close(fig)
 
 
@@ -204,7 +204,7 @@ def summary_figure(plateau: xr.Dataset, extremal: xr.Dataset, out: str) -> None:
     heat(axes[1, 1], (extremal.max_step_lr / extremal.prop1_bound).values, "extremal history:\nlargest step / Prop. 1 bound")
     heat(axes[1, 2], (extremal.coast_lr / extremal.prop2_bound).values, "extremal history:\ntravel after T−1 / Prop. 2 bound")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "flat_crossing.png"), dpi=120)
+    fig.savefig(Path(out) / "flat_crossing.png", dpi=120)
     plt.close(fig)
 
 
@@ -237,21 +237,21 @@ def report(plateau: xr.Dataset, extremal: xr.Dataset) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out")
-    parser.add_argument("--quick", action="store_true")
+    parser = script_parser(__doc__)
+    add_out(parser)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 x 3 betas, 20 distances")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     beta1, beta2 = ([0.5, 0.9, 0.95], [0.99, 0.999, 0.9999]) if args.quick else (BETA1, BETA2)
     distances = np.geomspace(0.5, 1e4, 20 if args.quick else 80)
     plateau = plateau_study(beta1, beta2, distances)
-    plateau.simdyn.save(os.path.join(args.out, "flat_crossing_plateau.nc"))
+    plateau.simdyn.save(args.out / "flat_crossing_plateau.nc")
     extremal = extremal_study(beta1, beta2)
-    extremal.to_netcdf(os.path.join(args.out, "flat_crossing_extremal.nc"))
+    extremal.to_netcdf(args.out / "flat_crossing_extremal.nc")
     report(plateau, extremal)
     summary_figure(plateau, extremal, args.out)
     history_figure(args.out)
-    print(f"\nwrote {args.out}/")
+    print(f"\nwrote the outputs to {args.out}")
 
 
 if __name__ == "__main__":

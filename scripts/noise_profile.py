@@ -41,7 +41,6 @@ a peak resident memory of 1.1 GB.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -52,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 from _report import TextLog  # noqa: E402
 
 ADAM = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
@@ -230,8 +230,8 @@ def figure(res: xr.Dataset, path: Path) -> None:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="out", help="output folder (default out/)")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--n", type=int, default=None, help="noisy trajectories (default 10^6; --quick 2*10^4)")
     parser.add_argument("--n-reference", type=int, default=None,
                         help="trajectories of the NumPy reference (default 10^5; --quick 10^4)")

@@ -41,7 +41,6 @@ T = 10⁴ and 12 values of β₂).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -53,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 from _report import TextLog  # noqa: E402
 
 C = 3.0
@@ -213,8 +213,8 @@ def figure(ds_time: xr.Dataset, ds_beta2: xr.Dataset, beta2_star: float, path: P
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="out", help="output folder (default out/)")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--quick", action="store_true", help="smoke run: T = 10^4 and 12 values of beta2")
     return parser.parse_args(argv)
 

@@ -24,16 +24,16 @@ Usage: ``python scripts/saddle_escape.py [--out out/] [--n 1000000] [--quick]``
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 from simdyn.analysis.escape import escape_statistics, escape_table  # noqa: E402
 
 OPTIMIZERS = ["sgd", "adagrad", "rmsprop", "adam"]
@@ -55,7 +55,7 @@ def _plt():
 def figure_2a(out: str, steps: int) -> None:
     ds = sd.simulate(OPTIMIZERS, "saddle", np.array([FIG2A_START]), steps=steps, hyper={"lr": LR}, record_every=1,
                      observers=[sd.observe.Exit(0.0, EXIT_RADIUS)], progress=False)
-    ds.simdyn.save(os.path.join(out, "saddle_trajectories.nc"))
+    ds.simdyn.save(Path(out) / "saddle_trajectories.nc")
     closest = np.sqrt((ds.trajectory ** 2).sum("coord")).min("step")
     print(f"Figure 2a: start {FIG2A_START}, lr {LR}, {steps} steps")
     for opt in OPTIMIZERS:
@@ -70,7 +70,7 @@ def figure_2a(out: str, steps: int) -> None:
     ax.add_patch(plt.Circle((0, 0), EXIT_RADIUS, fill=False, ls=":", color="k", lw=0.8))
     ax.set_title(f"Figure 2a: saddle ½(−x²+y²), w₀ = {FIG2A_START}\nlr = {LR:g}, {steps} steps; dotted: exit circle ‖w‖ = 1",
                  fontsize=10)
-    fig.savefig(os.path.join(out, "fig2a_saddle_trajectories.png"), dpi=130)
+    fig.savefig(Path(out) / "fig2a_saddle_trajectories.png", dpi=130)
     plt.close(fig)
 
 
@@ -82,20 +82,19 @@ def ball_study(out: str, n: int, steps: int) -> None:
           f"{time.perf_counter() - start:.1f} s")
     stats = escape_statistics(ds)
     table = escape_table(stats)
-    table.to_csv(os.path.join(out, "saddle_escape_table.csv"))
+    table.to_csv(Path(out) / "saddle_escape_table.csv")
     _print_table(table)
     print(f"  gradient descent reference: escape rate log(1 + lr) = {np.log1p(LR):.6f}, b = 1/log(1 + lr) = {1 / np.log1p(LR):.2f}")
-    stats.to_netcdf(os.path.join(out, "saddle_escape_ball_stats.nc"))
-    ds.drop_vars(["w", "loss", "stop_step"]).simdyn.save(os.path.join(out, "saddle_escape_ball.nc"))
+    stats.to_netcdf(Path(out) / "saddle_escape_ball_stats.nc")
+    ds.drop_vars(["w", "loss", "stop_step"]).simdyn.save(Path(out) / "saddle_escape_ball.nc")
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     sd.plot.survival(stats, ax=axes[0])
     axes[0].set_title(f"S(t), N = {n} starts in the ball of radius {BALL_RADIUS:g}, lr = {LR:g}")
     sd.plot.survival(stats, ax=axes[1], logy=False)
-    axes[1].set_xscale("log")
-    axes[1].set_title("same, linear S, log t")
+    axes[1].set_title("same, linear S")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "saddle_escape_survival.png"), dpi=130)
+    fig.savefig(Path(out) / "saddle_escape_survival.png", dpi=130)
     plt.close(fig)
 
 
@@ -106,10 +105,10 @@ def delta_study(out: str, n_delta: int, n_angle: int, lrs, steps: int) -> None:
     x0 = np.stack([(dd * np.cos(aa)).ravel(), (dd * np.sin(aa)).ravel()], axis=1)
     ds = sd.simulate(OPTIMIZERS, "saddle", x0, steps=steps, hyper={"lr": np.asarray(lrs)},
                      observers=[sd.observe.Exit(0.0, EXIT_RADIUS)], progress=False)
-    ds.simdyn.save(os.path.join(out, "saddle_escape_delta.nc"))
+    ds.simdyn.save(Path(out) / "saddle_escape_delta.nc")
     stats = escape_statistics(ds)
     table = escape_table(stats)
-    table.to_csv(os.path.join(out, "saddle_escape_scaling_table.csv"))
+    table.to_csv(Path(out) / "saddle_escape_scaling_table.csv")
     print(f"\nEscape time against δ ∈ [1e-10, 1e-1] ({n_delta} δ × {n_angle} directions, {steps} steps):")
     _print_table(table)
     for lr in lrs:
@@ -128,7 +127,7 @@ def delta_study(out: str, n_delta: int, n_angle: int, lrs, steps: int) -> None:
         sd.plot.escape_scaling(ds.sel(lr=lr), ax=ax, bins=min(30, n_delta))
         ax.set_title(f"lr = {lr:g}")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "saddle_escape_scaling.png"), dpi=130)
+    fig.savefig(Path(out) / "saddle_escape_scaling.png", dpi=130)
     plt.close(fig)
 
 
@@ -140,12 +139,12 @@ def _print_table(table) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out")
+    parser = script_parser(__doc__)
+    add_out(parser)
     parser.add_argument("--n", type=int, default=1_000_000, help="starts in the ball (default 10^6)")
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: N = 2*10^4, 21 delta values x 8 directions, one learning rate")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     n = min(args.n, 20_000) if args.quick else args.n
     figure_2a(args.out, steps=1000)
     ball_study(args.out, n, steps=3000 if args.quick else 5000)
@@ -153,7 +152,7 @@ def main(argv=None) -> None:
         delta_study(args.out, 21, 8, [LR], 4000)
     else:
         delta_study(args.out, 91, 32, [3e-3, 1e-2, 3e-2], 8000)
-    print(f"\nwrote {args.out}/")
+    print(f"\nwrote the outputs to {args.out}")
 
 
 if __name__ == "__main__":

@@ -25,16 +25,16 @@ a 21 × 21 grid).
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simdyn as sd  # noqa: E402
+from _cli import add_out, script_parser  # noqa: E402
 
 LR = 1e-3
 TOL = 1e-3
@@ -105,7 +105,7 @@ def paths_figure(ds: xr.Dataset, out: str) -> None:
         ax.set_title(f"{land}: start {START}, lr {LR:g}, {int(ds.attrs['steps'])} steps\n"
                      "× at 1/4, 1/2, 3/4 of each path", fontsize=10)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "valley_paths.png"), dpi=120)
+    fig.savefig(Path(out) / "valley_paths.png", dpi=120)
     plt.close(fig)
 
 
@@ -131,19 +131,19 @@ def maps_figure(search: xr.Dataset, found: dict, out: str) -> None:
             ax.set_ylabel("y0")
             ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "valley_hitting_maps.png"), dpi=110)
+    fig.savefig(Path(out) / "valley_hitting_maps.png", dpi=110)
     plt.close(fig)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out")
-    parser.add_argument("--quick", action="store_true")
+    parser = script_parser(__doc__)
+    add_out(parser)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: horizon 10^5, a 21 x 21 grid")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     steps = 100_000 if args.quick else 1_000_000
     ds = single_start(steps, record_every=steps // 20_000)
-    ds.simdyn.save(os.path.join(args.out, "valley_hitting.nc"))
+    ds.simdyn.save(args.out / "valley_hitting.nc")
     print(f"Steps to within {TOL:g} of the origin from {START}, lr = {LR:g}, horizon {steps} (-1: never)")
     print(f"{'run':>22} " + " ".join(f"{land:>13}" for land in LANDSCAPES))
     for run in ds.run.values:
@@ -151,7 +151,7 @@ def main(argv=None) -> None:
     print(f"{'paper: adam':>22} " + " ".join(f"{PAPER[land]['adam']:13d}" for land in LANDSCAPES))
     print(f"{'paper: rmsprop':>22} " + " ".join(f"{PAPER[land]['rmsprop']:13d}" for land in LANDSCAPES))
     search = start_search(21 if args.quick else 41, 20_000)
-    search.to_netcdf(os.path.join(args.out, "valley_hitting_grid.nc"))
+    search.to_netcdf(args.out / "valley_hitting_grid.nc")
     found = closest_starts(search)
     print("\nStart on the grid [0, 2]^2 closest to the paper's pair (Adam, RMSProp alpha = 0.999):")
     for land, f in found.items():
@@ -159,7 +159,7 @@ def main(argv=None) -> None:
               f"rmsprop {f['rmsprop']} (paper {PAPER[land]['rmsprop']}), log-error {f['error']:.3f}")
     paths_figure(ds, args.out)
     maps_figure(search, found, args.out)
-    print(f"\nwrote {args.out}/")
+    print(f"\nwrote the outputs to {args.out}")
 
 
 if __name__ == "__main__":

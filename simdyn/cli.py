@@ -1,7 +1,8 @@
 """The ``simdyn`` command: run a TOML study, inspect a result file, list what is registered.
 
     simdyn run [STUDY.toml] [-o OUT.nc] [--steps N] [--target cpu|cuda|auto] [--quiet]
-    simdyn info OUT.nc
+    simdyn info OUT.nc [--study]
+    simdyn plot OUT.nc [-o FOLDER]
     simdyn list
 
 Exit codes: 0 on success, 2 for bad input (an invalid study, a missing file), printed as
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 import time
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from .file_info import attr_str, call_of, format_table
 
 BAD_INPUT = (ValueError, TypeError, FileNotFoundError)
 STATUS_COLUMNS = ("converged", "bounded", "diverged", "nonfinite")
@@ -33,17 +35,6 @@ def _error(message: str, code: int = 2) -> int:
 # -- tables ---------------------------------------------------------------------------------------
 
 
-def format_table(header: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
-    """Columns padded to their widest cell; the columns in ``right`` are right-aligned."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
-
-
 def _fmt(value: float) -> str:
     if value is None:
         return "-"
@@ -55,13 +46,6 @@ def _fmt(value: float) -> str:
 # -- the summary: status counts, median loss, median distance to the nearest minimum ---------------
 
 
-def _call(ds) -> dict:
-    try:
-        return json.loads(ds.attrs.get("simdyn_call", "{}"))
-    except ValueError:
-        return {}
-
-
 def _distance_to_minima(ds):
     """Per trajectory, the distance ‖w − m‖₂ to the nearest known minimum m of the landscape
     (:meth:`Landscape.minima`, evaluated for each swept landscape parameter); None when the
@@ -69,7 +53,7 @@ def _distance_to_minima(ds):
 
     from .landscapes import get_landscape
 
-    call = _call(ds)
+    call = call_of(ds)
     params = dict(call.get("params") or {})
     try:
         land = get_landscape(ds.attrs.get("landscape", call.get("landscape")), {"h": np.asarray(params["h"])} if "h" in params else None)
@@ -181,88 +165,49 @@ def _cmd_run(args) -> int:
         target = next(iter(results.values())).attrs.get("target", study.target)
         print(f"study {study.name}: {', '.join(study.optimizers)}, {study.steps} steps, {study.dtype}, target {target}")
         print(format_summary(summary_rows(results)))
+        figure = None if args.no_figure else _write_summary(results, Path(output).with_suffix(".png"))
     finally:
         for ds in results.values():
             ds.close()
     print(f"wrote {output} in {elapsed:.1f} s")
+    if figure is not None:
+        print(f"wrote its summary figure {figure}")
     return 0
 
 
-def _describe(ds, indent: str = "") -> list[str]:
-    """What one Dataset holds: dims, variables, the study's settings and the status counts."""
-    a = ds.attrs
-    out = []
-    dims = ", ".join(f"{name}={size}" for name, size in ds.sizes.items())
-    out.append(f"{indent}dims: {dims}")
-    out.append(f"{indent}variables:")
-    rows = [[name, "(" + ", ".join(var.dims) + ")", str(var.dtype), var.attrs.get("long_name", "")] for name, var in ds.data_vars.items()]
-    out += [indent + "  " + line for line in format_table(["name", "dims", "dtype", "long_name"], rows).splitlines()]
-    optimizers = [o.strip() for o in str(a.get("optimizer", "")).split(",") if o.strip()]
-    out.append(f"{indent}optimizer: {a.get('optimizer', '-')}")
-    call_hyper = _call(ds).get("hyper") or {}
-    for opt in optimizers:
-        if opt in call_hyper:
-            items = [_hyper_str(k, v) for k, v in call_hyper[opt].items()]
-        else:
-            prefix = f"hyper_{opt}_"
-            items = [f"{k[len(prefix):]}={_attr_str(v)}" for k, v in a.items() if k.startswith(prefix)]
-        out.append(f"{indent}  {opt}: {', '.join(items) or '-'}")
-    params = [f"{k[len('param_'):]}={_attr_str(v)}" for k, v in a.items() if k.startswith("param_")]
-    out.append(f"{indent}landscape: {a.get('landscape', '-')}  f = {a.get('landscape_formula', '-')}  params: {', '.join(params) or 'none'}")
-    out.append(f"{indent}initial set: {a.get('initial_set', '-')}")
-    out.append(f"{indent}steps: {a.get('steps', '-')}  record_every: {a.get('record_every', '-') or 'none'}  dtype: {a.get('dtype', '-')}  target: {a.get('target', '-')}")
-    noise = a.get("noise", "-")
-    if noise not in ("none", "-"):
-        noise = f"{noise} (sigma={_attr_str(a.get('noise_sigma'))}, seed={_attr_str(a.get('noise_seed'))})"
-    out.append(f"{indent}noise: {noise}  observers: {a.get('observers', '-')}")
-    out.append(f"{indent}created: {a.get('created', '-')}  simdyn version: {a.get('simdyn_version', '-')}"
-               + (f"  numba version: {a['numba_version']}" if "numba_version" in a else ""))
-    if "inputs_hash" in a:
-        chunks = "whole batch" if int(a.get("chunk_size", -1)) < 0 else f"chunks of <= {a['chunk_size']}"
-        out.append(f"{indent}execution: {a.get('n_chunks', '?')} chunk(s), {chunks}, scheduler {a.get('scheduler', '-')}")
-        out.append(f"{indent}inputs hash: {a['inputs_hash']}")
-    if a.get("study_toml"):
-        out.append(f"{indent}study file ({len(a['study_toml'].splitlines())} lines, attribute study_toml):")
-        out.extend(f"{indent}  | {line}" for line in a["study_toml"].splitlines()[:12])
-    if "status" in ds:
-        from .status import STATUS_MEANINGS
-
-        status = ds["status"]
-        opts = [str(o) for o in status["optimizer"].values] if "optimizer" in status.dims else [a.get("optimizer", "all")]
-        rows = []
-        for opt in opts:
-            values = (status.sel(optimizer=opt) if "optimizer" in status.dims else status).values
-            rows.append([opt, *(int(np.sum(values == i)) for i in range(len(STATUS_MEANINGS)))])
-        out.append(f"{indent}status counts:")
-        table = format_table(["optimizer", *STATUS_MEANINGS], rows, right=set(range(1, len(STATUS_MEANINGS) + 1)))
-        out += [indent + "  " + line for line in table.splitlines()]
-    return out
+def _write_summary(results: dict, path: Path) -> Path | None:
+    """The summary figure of a run (None, with a note, when its datasets cannot be drawn)."""
+    try:
+        return _save_figure(_summary(results), path)
+    except (ValueError, TypeError) as exc:
+        print(f"simdyn: note: no summary figure: {exc}", file=sys.stderr)
+        return None
 
 
-def _hyper_str(name: str, value) -> str:
-    """``lr=0.001`` for a constant rate, ``lr=inverse_sqrt(lr=0.1)`` for a schedule."""
-    if name == "lr_schedule" and isinstance(value, dict):
-        kind = value.get("kind", "constant")
-        params = {k: v for k, v in value.items() if k != "kind"}
-        if kind == "constant" and set(params) == {"lr"}:
-            return f"lr={_attr_str(params['lr'])}"
-        return f"lr={kind}(" + ", ".join(f"{k}={_attr_str(v)}" for k, v in params.items()) + ")"
-    return f"{name}={_attr_str(value)}"
+def _summary(results: dict):
+    from .plot import summary_figure
+
+    return summary_figure(results)
 
 
-def _attr_str(value) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        value = np.asarray(value)
-    if isinstance(value, np.ndarray):
-        return "[" + ", ".join(f"{x:g}" if isinstance(x, (float, np.floating)) else str(x) for x in value.tolist()) + "]"
-    if isinstance(value, (float, np.floating)):
-        return f"{value:g}"
-    return str(value)
+def _save_figure(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` and release it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
-def _cmd_info(args) -> int:
+def _use_file_backend():
+    """Draw into files (Agg): the command never opens a window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _cmd_plot(args) -> int:
+    from .plot import standard_figures
     from .study import file_groups, load_results
 
     try:
@@ -272,27 +217,41 @@ def _cmd_info(args) -> int:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot read {args.file} as netCDF: {exc}")
-    lines = [f"file: {args.file}"]
+    folder = Path(args.output_dir) if args.output_dir else Path(args.file).resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.file).stem
+    for group, ds in (result.items() if groups else [("", result)]):
+        for name, fig in standard_figures(ds).items():
+            path = folder / f"{stem}{'_' + group if group else ''}_{name}.png"
+            print(_save_figure(fig, path))
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from .file_info import describe
+    from .study import file_groups, load_results
+
+    try:
+        groups = file_groups(args.file)
+        result = load_results(args.file)
+    except BAD_INPUT as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot read {args.file} as netCDF: {exc}")
+    datasets = result if groups else {"": result}
+    root = {}
     if groups:
         import netCDF4
 
         with netCDF4.Dataset(args.file) as nc:
             root = {k: nc.getncattr(k) for k in nc.ncattrs()}
-        lines.append(f"study: {root.get('study_name', '-')}")
-        if root.get("study_description"):
-            lines.append(f"description: {root['study_description']}")
-        lines.append(f"groups: {', '.join(groups)}")
-        for name, ds in result.items():
-            lines.append("")
-            lines.append(f"[group {name}]")
-            lines += _describe(ds, "  ")
-    else:
-        if "study_name" in result.attrs:
-            lines.append(f"study: {result.attrs['study_name']}")
-        if result.attrs.get("study_description"):
-            lines.append(f"description: {result.attrs['study_description']}")
-        lines += _describe(result)
-    print("\n".join(lines))
+    if args.study:
+        text = root.get("study_toml") or next(iter(datasets.values())).attrs.get("study_toml")
+        if not text:
+            return _error(f"{args.file} was not written from a study file (no attribute study_toml)")
+        print(text.rstrip("\n"))
+        return 0
+    print(describe(args.file, datasets, root))
     return 0
 
 
@@ -301,13 +260,13 @@ def _cmd_list(args) -> int:
     from .optimizers import OPTIMIZERS
 
     print("optimizers (hyperparameter defaults):")
-    rows = [[name, ", ".join(f"{k}={_attr_str(v)}" for k, v in opt.defaults().items())] for name, opt in OPTIMIZERS.items()]
+    rows = [[name, ", ".join(f"{k}={attr_str(v)}" for k, v in opt.defaults().items())] for name, opt in OPTIMIZERS.items()]
     print("\n".join("  " + line for line in format_table(["name", "defaults"], rows).splitlines()))
     print()
     print("landscapes:")
     rows = []
     for name, land in LANDSCAPES.items():
-        params = ", ".join(f"{k}={_attr_str(np.asarray(v)) if np.ndim(v) else _attr_str(v)}" for k, v in land.params.items())
+        params = ", ".join(f"{k}={attr_str(np.asarray(v)) if np.ndim(v) else attr_str(v)}" for k, v in land.params.items())
         rows.append([name, land.dim, land.formula, params or "-"])
     print("\n".join("  " + line for line in format_table(["name", "dim", "formula", "params"], rows).splitlines()))
     return 0
@@ -334,11 +293,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", dest="n_workers", type=int, help="worker processes of a local cluster")
     run.add_argument("--dry-run", action="store_true", help="print the plan (batch, chunks, memory, output) and exit")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-figure", dest="no_figure", action="store_true",
+                     help="do not write the summary figure (OUT.png: the status of every group)")
     run.set_defaults(func=_cmd_run)
 
     info = sub.add_parser("info", help="describe a result file", description="Describe what a simdyn netCDF file holds.")
     info.add_argument("file", help="a netCDF file written by `simdyn run` or ds.simdyn.save")
+    info.add_argument("--study", action="store_true", help="print the study file the results were run from")
     info.set_defaults(func=_cmd_info)
+
+    plot = sub.add_parser("plot", help="draw the standard figures of a result file (PNG)",
+                          description="Draw the standard figures of a simdyn netCDF file as PNG files named "
+                                      "<stem>[_<group>]_<figure>.png: status map (or status fractions), period map "
+                                      "or orbit diagram, basins and survival curves, whichever its variables allow; "
+                                      "one set per group of a study file.")
+    plot.add_argument("file", help="a netCDF file written by `simdyn run` or ds.simdyn.save")
+    plot.add_argument("-o", "--output-dir", dest="output_dir", help="folder of the PNG files (default: the file's folder)")
+    plot.set_defaults(func=_cmd_plot)
 
     lst = sub.add_parser("list", help="registered optimizers and landscapes", description="List registered optimizers and landscapes.")
     lst.set_defaults(func=_cmd_list)
@@ -352,6 +323,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors (2)
         return exc.code if isinstance(exc.code, int) else 0
+    if args.command in ("run", "plot"):
+        _use_file_backend()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from .initial import coord_labels
-from .layout import Block
+from .chunks import Block
 from .provenance import study_attrs
 from .status import status_attrs, status_codes
 

@@ -144,7 +144,7 @@ def _resolve_target(target: str) -> str:
     if target == "cuda" and not _cuda_available():
         raise ValueError(
             "target='cuda' but no CUDA GPU is available to numba (numba.cuda.is_available() is False); "
-            "use target='cpu' or 'auto'"
+            "use target='cpu' or 'auto', or on a GPU host install the CUDA extra: pip install 'simdyn[cuda]'"
         )
     return target
 

@@ -1,7 +1,7 @@
 """TOML studies: a file that says what to simulate, checked before anything is compiled.
 
     study = load_study("data/adam_valley_lr_sweep.toml")      # or the TOML text itself
-    result = run_study(study)                                  # one Dataset, or {run: Dataset}
+    result = run_study(study)                                  # one Dataset, or {group: Dataset}
     save_results(result, study.output)                         # atomic netCDF write
 
 Schema (every key optional unless marked; an unknown key anywhere is a ``ValueError`` that
@@ -42,14 +42,14 @@ names the key, its table and the allowed keys; a value of the wrong type names i
     [output]
     path = "out.nc"                   # default "<name>.nc", relative to the working directory
 
-    [[runs]]                          # several landscapes in one study: each run overrides
-    name = "valley"                   # landscape, [params] and [x0] of the top level; the file
-    landscape = "valley"              # then holds one netCDF group per run (named after `name`,
-    [runs.params]                     # default: the landscape's name)
+    [[runs]]                          # several landscapes in one study: each table is a group
+    name = "valley"                   # of the study and overrides landscape, [params] and [x0]
+    landscape = "valley"              # of the top level; the file then holds one netCDF group
+    [runs.params]                     # per table (named after `name`, default: the landscape's name)
     a = 1e-3
 
 Without ``[[runs]]`` :func:`run_study` returns one ``xarray.Dataset`` (saved as the file's root
-group, so ``sd.load(path)`` reads it); with ``[[runs]]`` it returns ``{run name: Dataset}``,
+group, so ``sd.load(path)`` reads it); with ``[[runs]]`` it returns ``{group name: Dataset}``,
 saved as netCDF groups (read them back with :func:`load_results`). Every Dataset carries the
 study's TOML text (attribute ``study_toml``) and name (``study_name``), so a file says what
 produced it.
@@ -96,7 +96,7 @@ TOP_KEYS = (
     "observers", "output", "runs", "execution",
 )
 EXECUTION_KEYS = ("chunk_size", "target", "scheduler", "n_workers")
-RUN_KEYS = ("name", "landscape", "params", "x0")
+GROUP_KEYS = ("name", "landscape", "params", "x0")
 X0_KEYS = ("grid", "points", "ball")
 BALL_KEYS = ("center", "radius", "n", "seed")
 NOISE_KEYS = ("sigma", "seed")
@@ -108,8 +108,9 @@ _GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
 @dataclass(frozen=True)
-class Run:
-    """One landscape of a study: its group name, landscape, parameters and initial set."""
+class StudyGroup:
+    """One group of a study (a ``[[runs]]`` table, or the whole study without them): its netCDF
+    group name, landscape, parameters and initial set."""
 
     name: str
     landscape: str
@@ -119,11 +120,11 @@ class Run:
 
 @dataclass(frozen=True)
 class Study:
-    """A checked study. ``runs`` has one entry per landscape; ``grouped`` when given as [[runs]]."""
+    """A checked study. ``groups`` has one entry per landscape; ``grouped`` when given as [[runs]]."""
 
     name: str
     optimizer: object  # a name, or a list of names (-> dim "optimizer")
-    runs: tuple
+    groups: tuple
     steps: int
     grouped: bool = False
     description: str = ""
@@ -161,11 +162,11 @@ class Study:
         check_study(study)
         return study
 
-    def simulate_kwargs(self, run: Run) -> dict:
-        """The keyword arguments of :func:`simdyn.simulate` for ``run``."""
+    def simulate_kwargs(self, group: StudyGroup) -> dict:
+        """The keyword arguments of :func:`simdyn.simulate` for ``group``."""
         from . import initial, noise, schedule
 
-        kind, spec = run.x0
+        kind, spec = group.x0
         if kind == "grid":
             x0 = initial.grid(**spec)
         elif kind == "ball":
@@ -181,11 +182,11 @@ class Study:
                 hyper[name] = _array_if_list(value)
         return dict(
             optimizer=self.optimizer,
-            landscape=run.landscape,
+            landscape=group.landscape,
             x0=x0,
             steps=self.steps,
             hyper=hyper,
-            params={k: _array_if_list(v) for k, v in run.params.items()},
+            params={k: _array_if_list(v) for k, v in group.params.items()},
             observers=[OBSERVERS[spec["name"]](**{k: v for k, v in spec.items() if k != "name"}) for spec in self.observers],
             record_every=self.record_every,
             noise=None if self.noise is None else noise.Gaussian(**self.noise),
@@ -289,7 +290,7 @@ def load_study(path_or_text) -> Study:
     """Parse and check a TOML study (a path or the TOML text itself).
 
     Every key is checked (unknown keys and wrong types raise ``ValueError``/``TypeError`` naming
-    the key), then each run is laid out with :func:`simdyn.plan.make_plan`, so every error of
+    the key), then each group is laid out with :func:`simdyn.plan.make_plan`, so every error of
     :func:`simdyn.simulate` (ranges, names, shapes) surfaces here, before anything is compiled.
     """
     text, source = _read(path_or_text)
@@ -367,16 +368,16 @@ def _parse(doc: dict, text: str, source: str | None, default_name: str) -> Study
         runs_doc = doc["runs"]
         if not isinstance(runs_doc, list) or not runs_doc or not all(isinstance(r, dict) for r in runs_doc):
             raise TypeError("runs: expected an array of tables ([[runs]]), at least one")
-        runs = tuple(_parse_run({**base, **r}, f"runs[{i}]", r) for i, r in enumerate(runs_doc))
-        names = [r.name for r in runs]
+        groups = tuple(_parse_group({**base, **r}, f"runs[{i}]", r) for i, r in enumerate(runs_doc))
+        names = [g.name for g in groups]
         if len(set(names)) != len(names):
-            raise ValueError(f"runs: run names must be unique (set `name` in each [[runs]]), got {names}")
+            raise ValueError(f"runs: group names must be unique (set `name` in each [[runs]]), got {names}")
         grouped = True
     else:
-        runs = (_parse_run(base, "", base),)
+        groups = (_parse_group(base, "", base),)
         grouped = False
     return Study(
-        name=name, optimizer=optimizer, runs=runs, steps=steps, grouped=grouped,
+        name=name, optimizer=optimizer, groups=groups, steps=steps, grouped=grouped,
         description=description, hyper=hyper, record_every=record_every, noise=noise, dtype=dtype,
         target=target, converge_tol=float(converge_tol), diverge_threshold=float(diverge_threshold),
         observers=observers, output=output_path, toml=text, source=source,
@@ -384,10 +385,10 @@ def _parse(doc: dict, text: str, source: str | None, default_name: str) -> Study
     )
 
 
-def _parse_run(table: dict, where: str, own: dict) -> Run:
-    """A run from the merged table (top level + the run's overrides); ``own`` is checked for keys."""
+def _parse_group(table: dict, where: str, own: dict) -> StudyGroup:
+    """A group from the merged table (top level + the group's overrides); ``own`` is checked for keys."""
     if where:
-        _check_keys(own, RUN_KEYS, where)
+        _check_keys(own, GROUP_KEYS, where)
     from .landscapes import get_landscape
 
     if "landscape" not in table:
@@ -408,8 +409,8 @@ def _parse_run(table: dict, where: str, own: dict) -> Run:
     x0 = _parse_x0(_check_table(_join(where, "x0"), table["x0"]), _join(where, "x0"))
     name = _check_str(_join(where, "name"), table.get("name", land.name))
     if where and not _GROUP_NAME.match(name):
-        raise ValueError(f"{_join(where, 'name')}: a run name must be a netCDF group name (letters, digits, _ . -), got {name!r}")
-    return Run(name, landscape_name, params, x0)
+        raise ValueError(f"{_join(where, 'name')}: a group name must be a netCDF group name (letters, digits, _ . -), got {name!r}")
+    return StudyGroup(name, landscape_name, params, x0)
 
 
 def _parse_x0(table: dict, where: str) -> tuple:
@@ -518,28 +519,28 @@ def _parse_observers(value) -> tuple:
 
 
 def check_study(study: Study):
-    """Lay every run out with :func:`simdyn.plan.make_plan` (no compilation): every argument
-    error of :func:`simdyn.simulate` is raised here, prefixed with the run it concerns."""
+    """Lay every group out with :func:`simdyn.plan.make_plan` (no compilation): every argument
+    error of :func:`simdyn.simulate` is raised here, prefixed with the group it concerns."""
     from .plan import make_plan
 
-    for run in study.runs:
+    for group in study.groups:
         try:
-            make_plan(**study.simulate_kwargs(run))
+            make_plan(**study.simulate_kwargs(group))
         except (ValueError, TypeError) as exc:
             if not study.grouped:
                 raise
-            raise type(exc)(f"run {run.name!r}: {exc}") from None
+            raise type(exc)(f"group {group.name!r}: {exc}") from None
 
 
 # -- running and saving ---------------------------------------------------------------------------
 
 
-def _study_attrs(study: Study, run: Run) -> dict:
+def _study_attrs(study: Study, group: StudyGroup) -> dict:
     overrides = "; ".join(f"{k}={v}" for k, v in study.overrides.items()) or "none"
     return {
         "study_name": study.name,
         "study_description": study.description,
-        "study_run": run.name,
+        "study_run": group.name,
         "study_toml": study.toml,
         "study_overrides": overrides,
     }
@@ -549,7 +550,7 @@ def run_study(study: Study, progress=None):
     """Run every landscape of ``study`` with :func:`simdyn.simulate`.
 
     Returns one ``xarray.Dataset`` for a study without ``[[runs]]``, else a dict
-    ``{run name: Dataset}`` in the order of the runs. ``progress`` as in ``simulate`` (None: a
+    ``{group name: Dataset}`` in the order of the ``[[runs]]`` tables. ``progress`` as in ``simulate`` (None: a
     bar when stderr is a terminal). Each Dataset gets the attributes ``study_name``,
     ``study_toml`` (the study's text), ``study_run``, ``study_description`` and
     ``study_overrides`` (command-line changes such as ``steps=10``).
@@ -558,12 +559,12 @@ def run_study(study: Study, progress=None):
 
     if not isinstance(study, Study):
         raise TypeError(f"run_study: expected a Study (see load_study), got {type(study).__name__}")
-    check_study(study)  # every run is checked before the first one compiles
+    check_study(study)  # every group is checked before the first one compiles
     results = {}
-    for run in study.runs:
-        ds = simulate(**study.simulate_kwargs(run), progress=progress)
-        ds.attrs.update(_study_attrs(study, run))
-        results[run.name] = ds
+    for group in study.groups:
+        ds = simulate(**study.simulate_kwargs(group), progress=progress)
+        ds.attrs.update(_study_attrs(study, group))
+        results[group.name] = ds
     return results if study.grouped else next(iter(results.values()))
 
 
@@ -609,7 +610,7 @@ def file_groups(path) -> list[str]:
 def load_results(path, group: str | None = None):
     """Read a file written by :func:`save_results` into memory.
 
-    One Dataset for a single-run file (or when ``group`` is given), else ``{group: Dataset}``.
+    One Dataset for a file without groups (or when ``group`` is given), else ``{group: Dataset}``.
     """
     def read(group_name):
         with xr.open_dataset(path, group=group_name, engine="netcdf4") as ds:

@@ -102,11 +102,11 @@ def test_default_study_summary_has_nine_aligned_rows(default_run):
 
 def test_default_study_file_is_the_packaged_toml():
     study = load_study(DEFAULT_STUDY)
-    assert [r.name for r in study.runs] == ["valley", "sharp_valley", "saddle"]
+    assert [r.name for r in study.groups] == ["valley", "sharp_valley", "saddle"]
     assert study.optimizers == ["sgd", "rmsprop", "adam"] and study.steps == 3000
     assert study.hyper == {"lr": 1e-3}
-    assert study.runs[2].x0 == ("grid", {"x": (-0.1, 0.1, 32), "y": (-0.1, 0.1, 32)})
-    assert study.runs[1].params == {"a": 1e-4}
+    assert study.groups[2].x0 == ("grid", {"x": (-0.1, 0.1, 32), "y": (-0.1, 0.1, 32)})
+    assert study.groups[1].params == {"a": 1e-4}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -122,7 +122,7 @@ def test_example_studies_run(example, tmp_path, capsys):
     counts = ds.simdyn.status_counts()
     total = sum(sum(c.values()) for c in counts.values()) if "optimizer" in ds.dims else sum(counts.values())
     assert total == n
-    assert study.runs[0].landscape in out
+    assert study.groups[0].landscape in out
     code, out, err = run_cli(capsys, "info", str(out_path))
     assert code == 0 and f"study: {study.name}" in out
     if study.noise is not None:
@@ -132,10 +132,10 @@ def test_example_studies_run(example, tmp_path, capsys):
 def test_example_lr_sweep_has_its_sweep_dims():
     study = load_study(ROOT / "data" / "adam_valley_lr_sweep.toml")
     assert len(study.hyper["lr"]) == 5 and len(study.hyper["beta1"]) == 3
-    assert study.runs[0].x0 == ("grid", {"x": (-1.0, 1.0, 16), "y": (-1.0, 1.0, 16)})
+    assert study.groups[0].x0 == ("grid", {"x": (-1.0, 1.0, 16), "y": (-1.0, 1.0, 16)})
     assert (study.steps, study.record_every) == (2000, 100)
     noise = load_study(ROOT / "data" / "saddle_noise.toml")
-    assert noise.noise == {"sigma": 1e-3, "seed": 7} and noise.runs[0].x0[1]["n"] == 2000
+    assert noise.noise == {"sigma": 1e-3, "seed": 7} and noise.groups[0].x0[1]["n"] == 2000
 
 
 # -- simdyn info / list ------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_info_prints_groups_dims_attrs_and_status(default_run, capsys):
     code, out, err = run_cli(capsys, "info", str(default_run[2]))
     assert code == 0
     assert "groups: valley, sharp_valley, saddle" in out
-    assert "optimizer=3, x0=32, y0=32, coord=2" in out
+    assert "x0=32 in [-1, 1] evenly spaced, y0=32 in [-1, 1] evenly spaced, coord=2 (x, y)" in out
     assert "adam: lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08" in out
     assert "rmsprop: lr=0.001, alpha=0.99" in out
     assert "landscape: sharp_valley" in out and "|x| + a*|y|" in out and "a=0.0001" in out
@@ -154,12 +154,29 @@ def test_info_prints_groups_dims_attrs_and_status(default_run, capsys):
     assert "status counts:" in out and "final point w_T" in out
 
 
+def test_info_says_what_the_groups_share_once(default_run, capsys):
+    """Oracle: the built-in study file (3 groups, the saddle's grid is [-0.1, 0.1]²)."""
+    code, out, err = run_cli(capsys, "info", str(default_run[2]))
+    assert code == 0
+    assert out.count("shared by all 3 groups:") == 1
+    for once in ("adam: lr=0.001", "steps: 50", "inputs hash:", "created:", "final point w_T"):
+        assert out.count(once) == 1, once
+    assert out.count("status counts:") == 3 and out.count("landscape: ") == 3
+    assert "x0=32 in [-0.1, 0.1] evenly spaced" in out
+    assert "3 chunk(s), each optimizer's batch whole" in out and "whole batch" not in out
+    assert len(out.splitlines()) < 60
+    code, text, err = run_cli(capsys, "info", str(default_run[2]), "--study")
+    assert code == 0 and text == DEFAULT_STUDY.read_text().rstrip("\n") + "\n"
+
+
 def test_info_of_a_single_dataset_file(tmp_path, capsys):
     ds = sd.simulate("sgd", "valley", [[0.5, 0.5]], 5, progress=False)  # kernel shared with the default study
     path = ds.simdyn.save(tmp_path / "one.nc")
     code, out, err = run_cli(capsys, "info", str(path))
     assert code == 0
-    assert "dims: traj=1, coord=2" in out and "sgd: lr=0.001" in out and "study:" not in out
+    assert "dims: traj=1, coord=2 (x, y)" in out and "sgd: lr=0.001" in out and "study:" not in out
+    code, out, err = run_cli(capsys, "info", str(path), "--study")
+    assert code == 2 and "not written from a study file" in err
 
 
 def test_list_shows_optimizers_and_landscapes(capsys):
@@ -245,7 +262,7 @@ def test_load_study_errors_are_value_and_type_errors():
 
 def test_lr_schedule_table_becomes_an_sd_schedule():
     study = load_study(study_text(tables='[hyper]\nlr = {schedule = "step", lr = [0.1, 0.2], step_size = 10}\n'))
-    lr = study.simulate_kwargs(study.runs[0])["hyper"]["lr"]
+    lr = study.simulate_kwargs(study.groups[0])["hyper"]["lr"]
     assert isinstance(lr, sd.schedule.Schedule) and lr.kind == "step"
     np.testing.assert_array_equal(lr.params["lr"], [0.1, 0.2])
     assert lr.params["step_size"] == 10 and lr.params["gamma"] == 0.1  # StepLR's default gamma
@@ -290,3 +307,47 @@ def test_python_dash_m_help(module):
     proc = subprocess.run([sys.executable, "-m", module, "run", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "--steps" in proc.stdout and "--target" in proc.stdout and "-o" in proc.stdout
+
+
+# -- figures: simdyn run's summary, simdyn plot ---------------------------------------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_writes_a_summary_figure_next_to_its_file(default_run):
+    code, out, path = default_run
+    figure = path.with_suffix(".png")
+    assert code == 0 and figure.read_bytes()[:8] == PNG_MAGIC
+    assert out.splitlines()[-1] == f"wrote its summary figure {figure}"
+
+
+def test_plot_draws_the_status_of_every_group(default_run, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "plot", str(default_run[2]), "-o", str(tmp_path))
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names == sorted(f"default_{group}_status.png" for group in ("valley", "sharp_valley", "saddle"))
+    assert all((tmp_path / n).read_bytes()[:8] == PNG_MAGIC for n in names)
+
+
+def test_plot_draws_the_figures_the_variables_allow(tmp_path, capsys):
+    """Oracle: the figure list of simdyn.plot.standard's docstring, variable by variable."""
+    x0 = sd.grid(x=(-0.5, 0.5, 4), y=(-0.5, 0.5, 3))
+    scan = sd.period_scan("adam", "valley", np.array([[0.01, 0.01]]), steps=300, max_period=8,
+                          hyper={"lr": [1e-3, 1e-2, 1e-1], "beta1": [0.0, 0.9]}, progress=False)
+    exits = sd.simulate(["sgd", "adam"], "saddle", x0, 200, observers=[sd.observe.Exit((0.0, 0.0), 0.4)], progress=False)
+    orbit = sd.period_scan("adam", "valley", np.array([[0.01, 0.01]]), steps=300, max_period=8,
+                           hyper={"lr": [1e-3, 1e-2, 1e-1], "beta1": 0.0}, progress=False)
+    basins = sd.basins("sgd", "double_well", sd.grid(x=(-1.5, 1.5, 8), y=(-1.0, 1.0, 6)), 200, hyper={"lr": 0.05},
+                       progress=False)
+    expected = {"scan": ["period", "status"], "exits": ["status", "survival_exit_step"], "orbit": ["period", "status"],
+                "basins": ["basins"]}
+    for name, ds in {"scan": scan, "exits": exits, "orbit": orbit, "basins": basins}.items():
+        path = ds.simdyn.save(tmp_path / f"{name}.nc")
+        code, out, err = run_cli(capsys, "plot", str(path))
+        assert code == 0, err
+        assert sorted(p.name for p in tmp_path.glob(f"{name}_*.png")) == [f"{name}_{f}.png" for f in expected[name]]
+
+
+def test_plot_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "plot", str(tmp_path / "absent.nc"))
+    assert code == 2 and "absent.nc" in err

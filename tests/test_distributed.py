@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import simdyn as sd
-from simdyn.layout import plan_blocks
+from simdyn.chunks import plan_blocks
 
 NOISE = sd.noise.Gaussian(0.01, seed=3)
 
@@ -29,6 +29,22 @@ def test_blocks_are_contiguous_rectangles_covering_the_batch(shape, chunk):
         assert block.size <= max(chunk, int(np.prod(shape[-1:])))
     assert previous_stop == flat.size
     assert np.all(covered == 1)
+
+
+def test_gathered_blocks_equal_one_call_and_no_blocks_is_a_clear_error():
+    """Oracle: the unchunked ``sd.simulate`` of the same inputs."""
+    from simdyn.distributed import gather, iterate_tasks, plan_tasks
+    from simdyn.plan import make_plan
+
+    x0 = np.random.default_rng(1).uniform(-1, 1, (13, 2))
+    kwargs = dict(hyper={"lr": [0.01, 0.1]}, noise=NOISE, record_every=4)
+    plan = make_plan(["sgd", "adam"], "valley", x0, 12, **kwargs)
+    ds = gather(plan, iterate_tasks(plan, plan_tasks(plan, 5)))
+    ref = sd.simulate(["sgd", "adam"], "valley", x0, 12, progress=False, **kwargs)
+    for name in ref.data_vars:
+        np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
+    with pytest.raises(ValueError, match="gather: finished holds no"):
+        gather(plan, [])
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +188,8 @@ def test_dry_run_prints_the_plan(tmp_path):
     study.write_text(STUDY.format(steps=100, record=50, n=30, chunk=200))
     result = _run_cli(["run", str(study), "-o", str(tmp_path / "o.nc"), "--dry-run"], timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "1,800 trajectories x 100 steps" in result.stdout and "chunk(s)" in result.stdout and "MiB" in result.stdout
+    assert "1,800 trajectories x 100 steps" in result.stdout and "chunk(s)" in result.stdout
+    assert "per chunk in flight; output: ~" in result.stdout and "of variables" in result.stdout
     assert not (tmp_path / "o.nc").exists()
 
 

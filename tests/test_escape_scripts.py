@@ -49,5 +49,6 @@ def test_valley_hitting_quick(tmp_path):
 @pytest.mark.slow
 def test_bench_observers_quick(tmp_path):
     rows = load("bench_observers").main(["--quick", "--rounds", "1", "--optimizers", "adam", "--out", str(tmp_path)])
-    assert {row["config"] for row in rows} == {"plain", "exit_l2", "exit_linf", "hitting", "path_length", "max_step", "all_four"}
+    assert {row["config"] for row in rows} == {"plain", "exit_l2", "exit_linf", "hitting", "path_length", "max_step",
+                                             "exit_hit_max", "all_four"}
     assert all(row["seconds"] > 0 for row in rows)

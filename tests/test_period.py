@@ -125,7 +125,11 @@ def test_gradient_descent_on_a_quadratic_never_ends_in_a_cycle(eigen, angle, fra
     period = int(ds.period.values[0])
     assert period in (0, 1)
     if period == 1:
-        assert np.all(np.abs(ds.cycle_center.values[0]) <= 1e-8)
+        # A fixed-point verdict means |w_T − w_{T−1}| ≤ atol + rtol·|w| ≈ 1e-9 per coordinate; for
+        # w ↦ (I − ηH)w that puts w within |Δw| / (η·λ_min) of the origin (closed form), which a
+        # slowly contracting run (small η·λ_min) need not bring below a fixed 1e-8.
+        bound = 2 * 2e-9 / (lr * min(eigen))
+        assert np.all(np.abs(ds.cycle_center.values[0]) <= bound)
 
 
 # -- minimality, max_period, coordinates ----------------------------------------------------------

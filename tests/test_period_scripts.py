@@ -6,8 +6,9 @@ from scripts_loader import load
 
 
 @pytest.mark.slow
-def test_adam_valley_cycles_quick(tmp_path):
-    ds = load("adam_valley_cycles").main(["--quick", "--out", f"{tmp_path}/"])
+def test_adam_valley_cycles_quick(tmp_path, capsys):
+    ds = load("adam_valley_cycles").main(["--quick", "--out", str(tmp_path)])  # no trailing slash
+    assert f"wrote {tmp_path / 'adam_valley_cycles'}.nc, .png, .txt" in capsys.readouterr().out
     assert int(ds.period_w1.sel(optimizer="adam", landscape="sharp_valley")) == 12
     assert int(ds.hit_step_max_norm.sel(optimizer="rmsprop", landscape="valley")) == 1086
     assert int(ds.hit_step_max_norm.sel(optimizer="adam", landscape="sharp_valley")) == 900

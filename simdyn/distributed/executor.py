@@ -1,6 +1,6 @@
 """Run a planned study block by block, in this process or as tasks on a dask.distributed cluster.
 
-A block (:mod:`simdyn.layout`) is a contiguous, rectangular piece of one optimizer's batch. Each
+A block (:mod:`simdyn.chunks`) is a contiguous, rectangular piece of one optimizer's batch. Each
 block is an independent task: it runs the fused kernel on its flat range of trajectories (the
 kernel is compiled once per worker process and cached there) and returns the block's Dataset.
 Results do not depend on the blocking, the worker or the order: noise is keyed by the global
@@ -18,20 +18,21 @@ import xarray as xr
 from ..dataset import batch_coords, batch_dims, batch_shape, finish_dataset, optimizer_dataset
 from ..engine.loss import final_loss
 from ..engine.run import run_batch
-from ..layout import Block, plan_blocks
+from ..chunks import Block, plan_blocks
 
 
 @dataclass(frozen=True)
 class Task:
-    """Block ``block`` of the batch of ``plan.runs[run]``; ``key`` names it in part stores."""
+    """Block ``block`` of the batch of optimizer ``plan.runs[optimizer_index]``; ``index`` counts
+    the blocks of that optimizer; ``key`` names the task in part stores."""
 
-    run: int
+    optimizer_index: int
     index: int
     block: Block
 
     @property
     def key(self) -> str:
-        return f"{self.run}-{self.index}"
+        return f"{self.optimizer_index}-{self.index}"
 
 
 def plan_tasks(plan, chunk_size: int | None) -> list[Task]:
@@ -42,7 +43,7 @@ def plan_tasks(plan, chunk_size: int | None) -> list[Task]:
 
 def run_task(plan, task: Task) -> xr.Dataset:
     """Simulate one block and return its Dataset (``optimizer`` dim of length 1 when stacked)."""
-    run = plan.runs[task.run]
+    run = plan.runs[task.optimizer_index]
     result = run_batch(run.request, run.inputs, start=task.block.start, stop=task.block.stop)
     loss = final_loss(plan.landscape, run.inputs, result.w, task.block.start, plan.dtype)
     ds = optimizer_dataset(plan, run, result, loss, task.block)
@@ -84,14 +85,17 @@ def full_shape(plan, part: xr.Dataset, name: str) -> tuple[int, ...]:
 
 def part_index(plan, task: Task, var: xr.DataArray) -> tuple:
     """Where block ``task`` lies inside variable ``var`` of the whole study."""
-    lead = (slice(task.run, task.run + 1),) if plan.stacked else ()
+    lead = (slice(task.optimizer_index, task.optimizer_index + 1),) if plan.stacked else ()
     return lead + task.block.index + (slice(None),) * (var.ndim - len(lead) - len(task.block.index))
 
 
 def gather(plan, finished) -> xr.Dataset:
-    """The whole study's Dataset (in memory) from ``(task, dataset)`` pairs, in any order."""
+    """The whole study's Dataset (in memory) from ``(task, dataset)`` pairs, in any order.
+
+    ``ValueError`` when ``finished`` is empty: there is nothing to build the variables from."""
     arrays: dict = {}
     specs: dict = {}
+    recorded_steps: dict = {}
     elapsed = 0.0
     for task, part in finished:
         elapsed += part.attrs.get("elapsed_seconds", 0.0)
@@ -100,9 +104,12 @@ def gather(plan, finished) -> xr.Dataset:
                 arrays[name] = np.empty(full_shape(plan, part, name), dtype=var.dtype)
                 specs[name] = (var.dims, var.attrs)
             arrays[name][part_index(plan, task, var)] = var.values
-        extra = {dim: part[dim].values for dim in ("step",) if dim in part.coords}
+        if "step" in part.coords:
+            recorded_steps["step"] = part["step"].values
+    if not arrays:
+        raise ValueError("gather: finished holds no (task, dataset) pair; there is no result to gather")
     coords = batch_coords(plan)
-    coords.update(extra)
+    coords.update(recorded_steps)
     ds = xr.Dataset({name: (specs[name][0], arrays[name], specs[name][1]) for name in arrays}, coords=coords)
     if plan.stacked:
         ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.runs])

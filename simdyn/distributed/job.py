@@ -1,9 +1,9 @@
-"""Batch jobs: a whole study (one or several runs) executed block by block, resumably.
+"""Batch jobs: a whole study (one or several groups) executed block by block, resumably.
 
-``execute_study`` lays every run out, skips the blocks whose parts a previous (interrupted)
+``execute_study`` lays every group of the study out, skips the blocks whose parts a previous (interrupted)
 execution left in ``<output>.parts``, runs the others here or on a dask cluster, writes each
-finished block as a part, then assembles the final netCDF file (one group per run for a study
-with ``[[runs]]``) and removes the parts. Killing it at any point loses at most the blocks in
+finished block as a part, then assembles the final netCDF file (one netCDF group per group of a
+study with ``[[runs]]``) and removes the parts. Killing it at any point loses at most the blocks in
 flight; running the same command again continues.
 """
 
@@ -18,6 +18,7 @@ import netCDF4
 from .._version import __version__
 from ..progress import progress_bar
 from ..io import atomic_output
+from ..output_size import format_bytes, output_bytes
 from ..provenance import study_attrs
 from .executor import iterate_tasks, plan_tasks
 from .store import PartStore, assemble, inputs_hash
@@ -25,21 +26,23 @@ from .store import PartStore, assemble, inputs_hash
 
 @dataclass
 class JobPlan:
-    """What an execution will do: per run, the plan and its tasks."""
+    """What an execution will do: per study group, the plan and its tasks."""
 
     study: object
     output: str
     chunk_size: int | None
-    runs: list  # [(run, plan, tasks)]
+    groups: list  # [(study group, plan, tasks)]
 
     @property
     def trajectory_steps(self) -> int:
-        return sum(task.block.size * plan.steps for _, plan, tasks in self.runs for task in tasks)
+        return sum(task.block.size * plan.steps for _, plan, tasks in self.groups for task in tasks)
 
     def memory_estimate(self) -> dict:
-        """Bytes: the largest block's working state, and the final file's variables."""
+        """Bytes: the largest block's working state, and the final file's variables
+        (:func:`simdyn.output_size.output_bytes`, recordings and observers included)."""
         largest, output = 0, 0
-        for _, plan, tasks in self.runs:
+        for _, plan, tasks in self.groups:
+            output += output_bytes(plan)
             itemsize = 4 if plan.dtype == "float32" else 8
             d = plan.landscape.dim
             for run in plan.runs:
@@ -51,34 +54,35 @@ class JobPlan:
                     per_traj += itemsize * d * (plan.steps // plan.record_every + 1)
                 block = max(task.block.size for task in tasks)
                 largest = max(largest, 2 * per_traj * block)
-                output += (itemsize * (d + 1) + 9) * run.inputs.size
         return {"largest_block": largest, "output": output}
 
     def describe(self) -> str:
         lines = [f"study {self.study.name}: output {self.output}"]
-        for run, plan, tasks in self.runs:
+        for group, plan, tasks in self.groups:
             n = plan.runs[0].inputs.size
+            blocks = len(tasks) // len(plan.runs)
             lines.append(
-                f"  run {run.name or '(single)'}: landscape {plan.landscape.name}, optimizers "
+                f"  group {group.name or '(single)'}: landscape {plan.landscape.name}, optimizers "
                 f"{', '.join(r.optimizer.name for r in plan.runs)}, {n:,} trajectories x {plan.steps:,} steps each, "
-                f"{len(tasks)} chunk(s) of <= {max(t.block.size for t in tasks):,}, target {plan.target}"
+                f"{len(tasks)} chunk(s) ({len(plan.runs)} optimizer(s) x {blocks} of <= "
+                f"{max(t.block.size for t in tasks):,} trajectories), target {plan.target}"
             )
         mem = self.memory_estimate()
-        lines.append(f"  memory: ~{mem['largest_block'] / 2**20:,.1f} MiB per chunk in flight, "
-                     f"~{mem['output'] / 2**20:,.1f} MiB of results")
+        lines.append(f"  memory: ~{format_bytes(mem['largest_block'])} per chunk in flight; "
+                     f"output: ~{format_bytes(mem['output'])} of variables")
         lines.append(f"  total: {self.trajectory_steps:,} trajectory-steps")
         return "\n".join(lines)
 
 
 def plan_job(study, output: str, chunk_size: int | None = None) -> JobPlan:
-    """Lay out every run of ``study`` in blocks of at most ``chunk_size`` trajectories."""
+    """Lay out every group of ``study`` in blocks of at most ``chunk_size`` trajectories."""
     from ..plan import make_plan
 
-    runs = []
-    for run in study.runs:
-        plan = make_plan(**study.simulate_kwargs(run))
-        runs.append((run, plan, plan_tasks(plan, chunk_size)))
-    return JobPlan(study, os.fspath(output), chunk_size, runs)
+    groups = []
+    for group in study.groups:
+        plan = make_plan(**study.simulate_kwargs(group))
+        groups.append((group, plan, plan_tasks(plan, chunk_size)))
+    return JobPlan(study, os.fspath(output), chunk_size, groups)
 
 
 @contextlib.contextmanager
@@ -105,14 +109,14 @@ def execute_study(study, output: str, chunk_size: int | None = None, scheduler: 
     job = plan_job(study, output, chunk_size)
     digest = inputs_hash_of_job(job)
     store = PartStore(job.output, digest, chunk_size)
-    pending = [(run, plan, [t for t in tasks if not store.done(run.name, t)]) for run, plan, tasks in job.runs]
+    pending = [(group, plan, [t for t in tasks if not store.done(group.name, t)]) for group, plan, tasks in job.groups]
     done_steps = job.trajectory_steps - sum(t.block.size * plan.steps for _, plan, tasks in pending for t in tasks)
     bar = progress_bar(job.trajectory_steps, progress, done=done_steps)
     try:
         with connect(scheduler, n_workers) as client:
-            for run, plan, tasks in pending:
+            for group, plan, tasks in pending:
                 for task, ds in iterate_tasks(plan, tasks, client):
-                    store.write(run.name, task, ds)
+                    store.write(group.name, task, ds)
                     if bar is not None:
                         bar.update(task.block.size * plan.steps)
     finally:
@@ -125,7 +129,7 @@ def execute_study(study, output: str, chunk_size: int | None = None, scheduler: 
 
 def inputs_hash_of_job(job: JobPlan) -> str:
     extra = job.study.toml + repr(sorted(job.study.overrides.items()))
-    return inputs_hash(job.runs[0][1], extra + "".join(inputs_hash(plan) for _, plan, _ in job.runs))
+    return inputs_hash(job.groups[0][1], extra + "".join(inputs_hash(plan) for _, plan, _ in job.groups))
 
 
 def _provenance(job: JobPlan, store: PartStore, digest: str, scheduler, n_tasks: int) -> dict:
@@ -150,16 +154,16 @@ def _provenance(job: JobPlan, store: PartStore, digest: str, scheduler, n_tasks:
 def _write_final(job: JobPlan, store: PartStore, digest: str, scheduler) -> None:
     with atomic_output(job.output) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
         grouped = job.study.grouped
-        for run, plan, tasks in job.runs:
+        for group, plan, tasks in job.groups:
             attrs = study_attrs(plan)
             attrs.update(_provenance(job, store, digest, scheduler, len(tasks)))
-            attrs["study_run"] = run.name
-            attrs["history"] = f"{attrs['created']} simdyn {__version__}: study {job.study.name}, run {run.name}"
-            target = nc.createGroup(run.name) if grouped else nc
-            assemble(plan, store, run.name, tasks, target, attrs)
+            attrs["study_run"] = group.name
+            attrs["history"] = f"{attrs['created']} simdyn {__version__}: study {job.study.name}, group {group.name}"
+            target = nc.createGroup(group.name) if grouped else nc
+            assemble(plan, store, group.name, tasks, target, attrs)
         if grouped:
-            root = _provenance(job, store, digest, scheduler, sum(len(t) for _, _, t in job.runs))
-            root["groups"] = ", ".join(run.name for run, _, _ in job.runs)
+            root = _provenance(job, store, digest, scheduler, sum(len(t) for _, _, t in job.groups))
+            root["groups"] = ", ".join(group.name for group, _, _ in job.groups)
             nc.setncatts(root)
 
 __all__ = ["JobPlan", "connect", "execute_study", "plan_job"]

@@ -1,6 +1,6 @@
 """Resumable part stores and the streamed assembly of the final netCDF file.
 
-A long study writes each finished block to ``<output>.parts/<group>/part-<run>-<block>.nc``
+A long study writes each finished block to ``<output>.parts/<group>/part-<optimizer index>-<block>.nc``
 (atomically: temporary file, then rename), next to a ``manifest.json`` holding a hash of the
 study's inputs. Rerunning the same study finds the parts, skips their blocks and runs the rest;
 a study whose inputs changed starts afresh. When every block is there, the final file is built

@@ -22,6 +22,8 @@ import math
 import numpy as np
 import xarray as xr
 
+from ._matplotlib import pyplot
+
 from ..engine.compile import python_function
 
 #: Colour of diverged and of unresolved initial points.
@@ -46,7 +48,7 @@ def _percent(fraction: float) -> str:
     return "<0.1 %" if 0 < fraction < 5e-4 else f"{100 * fraction:.1f} %"
 
 
-def _describe(ds: xr.Dataset, a: int, fraction: float, wandering: float = 0.0) -> str:
+def _describe(ds: xr.Dataset, a: int, fraction: float, wandering: float = 0.0, number: int | None = None) -> str:
     kind = str(ds["attractor_kind"].values[a])
     name = str(ds["attractor_name"].values[a])
     period = int(ds["attractor_period"].values[a])
@@ -55,7 +57,43 @@ def _describe(ds: xr.Dataset, a: int, fraction: float, wandering: float = 0.0) -
     else:
         what = f"{period}-cycle" + (f" around {name}" if name else "")
     share = f", {_percent(wandering)} wandering" if wandering > 0 else ""
-    return f"{a}: {what} ({_percent(fraction)}{share})"
+    return f"{a if number is None else number}: {what} ({_percent(fraction)}{share})"
+
+
+def matched_attractors(ds: xr.Dataset, fractions: np.ndarray) -> tuple[np.ndarray, int]:
+    """One display number per (panel, attractor), the same for the same attractor in every panel.
+
+    ``fractions``: (panels, attractor_id) basin fractions. An ``attractor_id`` is one point set
+    of parameter space, so a cycle whose size changes with the learning rate gets a new id in
+    every lr panel. Here attractors are matched across panels by identity and location: the
+    attractors of a panel with the same kind, period and known critical point (name) are ranked
+    by their location (``attractor_location``, lexicographic); (kind, name, period, rank) is
+    the identity. Identities are numbered in the order of their smallest ``attractor_id`` (fixed
+    points first, as the ids). Returns ``(numbers, n_identities)`` with ``numbers`` of shape
+    (panels, attractor_id), −1 where the attractor is absent from the panel.
+    """
+    kinds, names = ds["attractor_kind"].values, ds["attractor_name"].values
+    periods, locations = ds["attractor_period"].values, ds["attractor_location"].values
+    keys = np.empty(fractions.shape, dtype=object)
+    for panel, row in enumerate(fractions):
+        present = np.flatnonzero(row > 0)
+        families: dict = {}
+        for a in present:
+            families.setdefault((str(kinds[a]), str(names[a]), int(periods[a])), []).append(a)
+        for family, members in families.items():
+            members.sort(key=lambda a: tuple(np.round(locations[a], 12)))
+            for rank, a in enumerate(members):
+                keys[panel, a] = family + (rank,)
+    first_id: dict = {}
+    for (panel, a), key in np.ndenumerate(keys):
+        if key is not None:
+            first_id[key] = min(first_id.get(key, a), a)
+    order = {key: i for i, key in enumerate(sorted(first_id, key=lambda k: (first_id[k], k)))}
+    numbers = np.full(fractions.shape, -1, dtype=np.int64)
+    for (panel, a), key in np.ndenumerate(keys):
+        if key is not None:
+            numbers[panel, a] = order[key]
+    return numbers, len(order)
 
 
 def _panel_title(ds: xr.Dataset, selection: dict) -> str:
@@ -74,12 +112,16 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
     """Basin image(s) of a :func:`simdyn.basins` dataset on a 2-D grid of initial points.
 
     ``sel``: values of ``optimizer`` / swept dims to show (``ds.sel`` semantics); every remaining
-    combination gets a panel (at most ``MAX_PANELS``). Colours: one per ``attractor_id`` (the
-    same in every panel), diverged black, unresolved light grey. Attractors reached by some
-    point of a panel are marked and listed in its legend with their fraction of that panel (and
-    the part of it that was wandering around the attractor without a period at the last step).
+    combination gets a panel (at most ``MAX_PANELS``). Colours and numbers: one per matched
+    attractor (:func:`matched_attractors`: the same kind of orbit at or around the same critical
+    point keeps its colour and number from panel to panel, e.g. from one learning rate to the
+    next), diverged black, unresolved light grey. Attractors reached by some point of a panel
+    are marked and listed in its legend with their fraction of that panel and, as "wandering",
+    the part of that fraction whose trajectories had no period at the last step but whose last
+    ``max_period`` states all lay within ``near_tol`` of the attractor (they reached it and move
+    around it without repeating exactly; ``basin_nonperiodic_fraction``).
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -94,8 +136,9 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
     combos = list(itertools.product(*(range(ds.sizes[d]) for d in group_dims)))
     if len(combos) > MAX_PANELS:
         raise ValueError(f"plot.basins: {len(combos)} panels (dims {list(group_dims)}); choose some with sel=...")
-    n_attr = ds.sizes["attractor_id"]
-    colors = [UNRESOLVED_COLOR, DIVERGED_COLOR] + _attractor_colors(n_attr)
+    all_fractions = ds["basin_fraction"].transpose(*group_dims, "attractor_id").values.reshape(len(combos), -1)
+    numbers, n_shown = matched_attractors(ds, all_fractions)
+    colors = [UNRESOLVED_COLOR, DIVERGED_COLOR] + _attractor_colors(n_shown)
     cmap = ListedColormap(colors)
     ncols = ncols or min(len(combos), 3)
     nrows = math.ceil(len(combos) / ncols)
@@ -108,10 +151,12 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
     entries = int(np.max((fraction > 0).sum(axis=1) + (others > 0).sum(axis=1))) if legend else 0
     height = panel_size * (min(ratio, 1.5) if equal else 1.0) + 0.8 + 0.17 * entries
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, height * nrows), squeeze=False)
-    for ax, combo in zip(axes.ravel(), combos):
+    for k, (ax, combo) in enumerate(zip(axes.ravel(), combos)):
         index = dict(zip(group_dims, combo))
         panel = ds.isel(index)
         labels = panel["attractor"].transpose(ydim, xdim).values
+        lookup = numbers[k]
+        labels = np.where(labels >= 0, lookup[np.clip(labels, 0, None)], labels)
         dx = (x[-1] - x[0]) / max(len(x) - 1, 1) / 2
         dy = (y[-1] - y[0]) / max(len(y) - 1, 1) / 2
         ax.imshow(labels + 2, origin="lower", cmap=cmap, vmin=-0.5, vmax=len(colors) - 0.5, interpolation="nearest",
@@ -120,9 +165,9 @@ def basins(ds: xr.Dataset, sel: dict | None = None, ncols: int | None = None, pa
         wandering = panel["basin_nonperiodic_fraction"].values if "basin_nonperiodic_fraction" in panel \
             else np.zeros_like(fraction)
         handles = []
-        for a in np.flatnonzero(fraction > 0):
-            label = _describe(ds, int(a), float(fraction[a]), float(wandering[a]))
-            handles.append(Patch(color=colors[a + 2], label=label))
+        for a in sorted(np.flatnonzero(fraction > 0), key=lambda a: lookup[a]):
+            label = _describe(ds, int(a), float(fraction[a]), float(wandering[a]), number=int(lookup[a]))
+            handles.append(Patch(color=colors[lookup[a] + 2], label=label))
             if markers:
                 cycle = panel["attractor_cycle"].values[a]
                 cycle = cycle[np.all(np.isfinite(cycle), axis=1)]
@@ -217,7 +262,7 @@ def phase_portrait(landscape, optimizer=None, trajectories: xr.Dataset | None = 
     by optimizer when the dataset holds several. ``extent`` = (x_min, x_max, y_min, y_max)
     (default: around the trajectories, else around the known critical points).
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..landscapes import get_landscape
 
@@ -306,10 +351,11 @@ def basin_fractions(ds: xr.Dataset, along: str | None = None, by: str = "name", 
     areas, one panel per combination of the other swept dims (e.g. per optimizer).
 
     ``by="name"`` groups the attractors by the critical point they sit at or around and by kind
-    (fixed point / cycles), ``by="attractor"`` shows each attractor; diverged and unresolved
-    initial points complete the stack to 1. Bands are the binomial standard errors of the tops.
+    (fixed point / cycles), ``by="attractor"`` shows each matched attractor
+    (:func:`matched_attractors`: one band for the same orbit at every learning rate); diverged and
+    unresolved initial points complete the stack to 1.
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if by not in ("name", "attractor"):
         raise ValueError(f"by must be 'name' or 'attractor', got {by!r}")
@@ -320,11 +366,22 @@ def basin_fractions(ds: xr.Dataset, along: str | None = None, by: str = "name", 
     if along not in group_dims:
         raise ValueError(f"basin_fractions: along={along!r} is not a swept dim ({list(group_dims)})")
     others = tuple(d for d in group_dims if d != along)
-    categories = []
-    for a in range(ds.sizes["attractor_id"]):
-        c = _category(ds, a, by)
-        if c not in categories:
-            categories.append(c)
+    fractions = ds["basin_fraction"].transpose(*group_dims, "attractor_id")
+    if by == "attractor":  # category k: the attractors matched to identity k, panel by panel
+        numbers, n_matched = matched_attractors(ds, fractions.values.reshape(-1, ds.sizes["attractor_id"]))
+        member = xr.DataArray(numbers.reshape(fractions.shape), dims=fractions.dims)
+        categories = []
+        for k in range(n_matched):
+            a = int(np.argwhere(numbers == k)[0][1])
+            categories.append(f"{k}: " + _category(ds, a, by).split(": ", 1)[1])
+    else:
+        categories = []
+        for a in range(ds.sizes["attractor_id"]):
+            c = _category(ds, a, by)
+            if c not in categories:
+                categories.append(c)
+        member = xr.DataArray(np.array([categories.index(_category(ds, a, by)) for a in range(ds.sizes["attractor_id"])]),
+                              dims="attractor_id")
     palette = _attractor_colors(len(categories))
     combos = list(itertools.product(*(range(ds.sizes[d]) for d in others)))
     if ax is not None and len(combos) > 1:
@@ -341,8 +398,10 @@ def basin_fractions(ds: xr.Dataset, along: str | None = None, by: str = "name", 
     for panel, combo in zip(axes, combos):
         sel = ds.isel(dict(zip(others, combo)))
         fraction = sel["basin_fraction"].transpose(along, "attractor_id").values
-        layers = [fraction[:, [a for a in range(fraction.shape[1]) if _category(ds, a, by) == c]].sum(axis=1)
-                  for c in categories]
+        which = member.isel({d: i for d, i in zip(others, combo) if d in member.dims})
+        which = np.broadcast_to(which.transpose(*[d for d in (along, "attractor_id") if d in which.dims]).values,
+                                fraction.shape) if along in which.dims else np.broadcast_to(which.values, fraction.shape)
+        layers = [np.where(which == k, fraction, 0.0).sum(axis=1) for k in range(len(categories))]
         layers += [sel["diverged_fraction"].values, sel["unresolved_fraction"].values]
         colors = palette + [DIVERGED_COLOR, UNRESOLVED_COLOR]
         labels = categories + ["diverged", "unresolved"]

@@ -16,11 +16,13 @@ import itertools
 import numpy as np
 import xarray as xr
 
+from ._matplotlib import pyplot
+
 from ..analysis.escape import escape_statistics, initial_dims
 
 
 def _axes(ax, figsize=(6.0, 4.2)):
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
@@ -50,25 +52,39 @@ def _as_stats(data, **kwargs) -> xr.Dataset:
     return data if "survival" in data else escape_statistics(data, **kwargs)
 
 
-def survival(data, ax=None, logy: bool = True, **kwargs):
+def survival(data, ax=None, logy: bool = True, logx: bool = True, **kwargs):
     """S(t) per group, from an :func:`simdyn.analysis.escape_statistics` result or a simulation
-    dataset (statistics computed with ``kwargs``). Censored mass stays as a plateau at the end."""
+    dataset (statistics computed with ``kwargs``). Censored mass stays as a plateau at the end.
+
+    ``logx``: time on a log axis from t = 1, so that a curve that falls within a few steps stays
+    visible next to one that takes thousands. A curve that reaches S = 0 (every trajectory has
+    escaped) ends with a ▼ at the step it does, and its legend entry gives that step: on a log S
+    axis the drop itself cannot be drawn."""
     stats = _as_stats(data, **kwargs)
     fig, ax = _axes(ax)
     curves = stats["survival"]
+    steps = curves["step"].values
     dims = tuple(d for d in curves.dims if d != "step")
     for label, sel in _groups(curves, dims):
-        curve = curves.sel(sel)
-        values = curve.values
-        if logy:
-            values = np.where(values > 0, values, np.nan)
-        ax.step(curves["step"].values, values, where="post", label=label or None)
+        values = curves.sel(sel).values
+        zero = np.flatnonzero(values <= 0)
+        if zero.size:
+            label = f"{label}{': ' if label else ''}S = 0 from t = {int(steps[zero[0]])}"
+        shown = np.where(values > 0, values, np.nan) if logy else values
+        (line,) = ax.step(steps, shown, where="post", label=label or None)
+        if zero.size:
+            before = float(values[zero[0] - 1]) if zero[0] > 0 else 1.0
+            ax.plot(steps[zero[0]], before if logy else 0.0, marker="v", ms=9, color=line.get_color(), ls="none",
+                    zorder=4)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("step t")
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xlim(1, max(2, int(steps.max())))
+    ax.set_xlabel("step t" + (" (log)" if logx else ""))
     ax.set_ylabel(f"S(t) = P({stats.attrs.get('variable', 'exit_step')} > t)")
     ax.set_title(f"Survival of first-passage times (N = {int(np.max(stats['n'].values))} per curve)")
-    if dims:
+    if dims or ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..status import STATUS
+from ._matplotlib import pyplot
 
 _DIVERGED = -1  # the period-panel category of diverged / non-finite trajectories
 
@@ -51,8 +52,8 @@ def _period_categories(ds: xr.Dataset) -> xr.DataArray:
 
 def _period_colors(values):
     """A discrete colormap, norm and tick labels for the period categories present."""
+    plt = pyplot()
     from matplotlib.colors import BoundaryNorm, ListedColormap
-    import matplotlib.pyplot as plt
 
     present = sorted(set(int(v) for v in np.unique(values)))
     palette = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
@@ -97,16 +98,17 @@ def _mode(da: xr.DataArray, keep: tuple[str, ...]) -> np.ndarray:
 
 
 def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: dict | None = None,
-                points: str | None = None, axes=None, size: float = 1.0, period_panel: bool = True):
+                points: str | None = None, axes=None, size: float = 6.0, period_panel: bool = True):
     """Orbit diagram: the orbit points of ``coord`` against the swept ``param`` (top), and the
     detected period against ``param`` (bottom; one dot per trajectory, "diverged" below 0).
 
     ``points`` names the variable of orbit points: ``"orbit"`` (from ``period_scan`` /
     ``Period(orbit=True)``) or ``"tail"`` (``Tail``); by default whichever is present. Every other
     dim (initial points, other swept values) contributes its points to the same column.
-    ``selection`` picks e.g. one optimizer (``{"optimizer": "adam"}``).
+    ``selection`` picks e.g. one optimizer (``{"optimizer": "adam"}``). ``size``: the area of
+    an orbit point in points² (round markers, so that a 2-cycle's two points stay visible).
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ds = _select(ds, selection)
     _check_dims(ds, param)
@@ -133,7 +135,7 @@ def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: 
     x = np.broadcast_to(values[:, None], y.shape)
     keep = np.isfinite(y)
     ax = axes[0]
-    ax.scatter(x[keep], y[keep], s=size, c="k", marker=".", linewidths=0, alpha=0.6, rasterized=True)
+    ax.scatter(x[keep], y[keep], s=size, c="k", marker="o", linewidths=0, alpha=0.6, rasterized=True)
     ax.set_ylabel(f"{coord} (last {ds.sizes[points + '_step'] if points + '_step' in ds.dims else ''} states)")
     ax.set_title(f"orbit diagram: {ds.attrs.get('optimizer', '')} on {ds.attrs.get('landscape', '')}")
     if period_panel and len(axes) > 1:
@@ -145,8 +147,8 @@ def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: 
         codes = np.vectorize(index.get)(p)
         # log2 axis for periods; "none" and "diverged" drawn below 1
         height = np.where(p >= 1, p, np.where(p == 0, 0.6, 0.4)).astype(float)
-        axes[1].scatter(px.ravel(), height.ravel(), c=codes.ravel(), cmap=cmap, norm=norm, s=8, marker="s",
-                        linewidths=0)
+        axes[1].scatter(px.ravel(), height.ravel(), c=codes.ravel(), cmap=cmap, norm=norm, s=24, marker="s",
+                        linewidths=0.4, edgecolors="0.3")
         axes[1].set_yscale("log", base=2)
         top = max(2, int(p.max()))
         ticks = [0.4, 0.6] + [2 ** i for i in range(int(np.log2(top)) + 2)]
@@ -170,7 +172,7 @@ def period_map(ds: xr.Dataset, x: str = "lr", y: str = "beta1", coord: str = "x"
     amplitude of the trajectories with that period. Categories: "diverged" (diverged or
     non-finite), "none" (no period up to max_period), "1 (fixed point)", then each period.
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     ds = _select(ds, selection)
@@ -191,7 +193,7 @@ def period_map(ds: xr.Dataset, x: str = "lr", y: str = "beta1", coord: str = "x"
     mesh = axes[0].pcolormesh(xe, ye, codes, cmap=cmap, norm=norm, shading="flat")
     bar = fig.colorbar(mesh, ax=axes[0], ticks=np.arange(len(labels)))
     bar.ax.set_yticklabels(labels)
-    bar.set_label("period")
+    bar.ax.set_title("period", fontsize=9, loc="left")  # above the bar: a side label drifts towards the next panel
     axes[0].set_title(f"period: {ds.attrs.get('optimizer', '')} on {ds.attrs.get('landscape', '')}")
     if amplitude and len(axes) > 1:
         amp = ds["cycle_amplitude"].sel(coord=coord)

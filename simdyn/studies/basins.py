@@ -212,9 +212,9 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
             orbit = part["orbit"].values.reshape(-1, int(max_period), dim)
             center = part["cycle_center"].values.reshape(-1, dim)
             del part
-            keys = map_block(table, confined, task.run, block.start, task.run * per_run + block.start, status, period,
+            keys = map_block(table, confined, task.optimizer_index, block.start, task.optimizer_index * per_run + block.start, status, period,
                              orbit, center, direction, near_tol)
-            where = ((slice(task.run, task.run + 1),) if plan.stacked else ()) + block.index
+            where = ((slice(task.optimizer_index, task.optimizer_index + 1),) if plan.stacked else ()) + block.index
             key_index[where] = keys.reshape(key_index[where].shape)
             if bar is not None:
                 bar.update(block.size)
