@@ -166,8 +166,8 @@ OPTIMIZERS = {
     "rmsprop": (torch.optim.RMSprop, {"lr": 1e-3}),
     "adam": (torch.optim.Adam, {"lr": 1e-2}),
 }
-# Adam on every model and every optimizer on the network run by default; the rest are slow.
-PAIRS = [pytest.param(model, opt, marks=() if opt == "adam" or model == "mlp" else pytest.mark.slow)
+# Adam on every model runs by default; the other optimizers (a new kernel compile each) are slow.
+PAIRS = [pytest.param(model, opt, marks=() if opt == "adam" else pytest.mark.slow)
          for model in MODELS for opt in OPTIMIZERS]
 
 
