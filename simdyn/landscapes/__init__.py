@@ -10,6 +10,8 @@ from __future__ import annotations
 from . import double_well, himmelblau, plateau, reddi, rosenbrock, saddle, sharp_valley, valley
 from . import quadratic as _quadratic_module
 from .base import CriticalPoint, Landscape
+from .models import (deep_linear, deep_linear_init, least_squares, logistic_regression, mlp, mlp_init,
+                     random_quadratic)
 from .quadratic import quadratic
 
 LANDSCAPES: dict[str, Landscape] = {
@@ -50,4 +52,5 @@ def get_landscape(spec, params: dict | None = None) -> Landscape:
     )
 
 
-__all__ = ["CriticalPoint", "LANDSCAPES", "Landscape", "get_landscape", "quadratic"]
+__all__ = ["CriticalPoint", "LANDSCAPES", "Landscape", "deep_linear", "deep_linear_init", "get_landscape",
+           "least_squares", "logistic_regression", "mlp", "mlp_init", "quadratic", "random_quadratic"]

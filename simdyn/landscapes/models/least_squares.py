@@ -1,0 +1,82 @@
+"""``least_squares``: linear regression, L(w) = ‖Xw − y‖² / (2m).
+
+Formula
+    L(w) = (1/2m) Σ_i (x_iᵀ w − y_i)²,   ∇L(w) = Xᵀ(Xw − y) / m
+    X of shape (m, d) (one example per row), y of shape (m,).
+Data
+    ``X``, ``y`` (in this order).
+Critical points
+    When X has full column rank, the unique minimum w* = (XᵀX)⁻¹Xᵀy (``numpy.linalg.lstsq``),
+    named "lstsq". Otherwise the minimizers form an affine subspace and none is listed.
+Forms
+    ``grad`` is two loops per example (residual, then Xᵀr), compiled for the CPU and CUDA;
+    ``tile_grad`` takes a tile of trajectories W (n, d) as two matrix products,
+    R = W Xᵀ − y and G = R X / m (BLAS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import CriticalPoint, Landscape
+from . import _checks
+
+
+def grad(w, p, data, t, g):
+    """g = Xᵀ(Xw − y)/m, one example at a time."""
+    x, y = data[0], data[1]
+    m, d = x.shape
+    for k in range(d):
+        g[k] = 0.0
+    for i in range(m):
+        r = -y[i]
+        for k in range(d):
+            r += x[i, k] * w[k]
+        for k in range(d):
+            g[k] += x[i, k] * r
+    for k in range(d):
+        g[k] = g[k] / m
+
+
+def loss(w, p, data, t):
+    """‖Xw − y‖² / (2m)."""
+    x, y = data[0], data[1]
+    total = 0.0
+    for i in range(x.shape[0]):
+        r = -y[i]
+        for k in range(x.shape[1]):
+            r += x[i, k] * w[k]
+        total += r * r
+    return 0.5 * total / x.shape[0]
+
+
+def tile_grad(w, p, data, t, g):
+    """G = (W Xᵀ − y) X / m for a tile of trajectories (rows of W, G): two GEMMs."""
+    x, y = data[0], data[1]
+    r = np.dot(w, x.T)
+    for j in range(r.shape[0]):
+        for i in range(r.shape[1]):
+            r[j, i] = (r[j, i] - y[i]) / x.shape[0]
+    np.dot(r, x, g)
+
+
+def least_squares(X, y) -> Landscape:
+    """The landscape ‖Xw − y‖²/(2m) for data X (m, d) and targets y (m,) (module docstring)."""
+    x = _checks.matrix("X", X, "least_squares")
+    y = _checks.targets("y", y, x.shape[0], "least_squares", ndim=(1,))
+    points = []
+    if np.linalg.matrix_rank(x) == x.shape[1]:
+        solution = np.linalg.lstsq(x, y, rcond=None)[0]
+        points = [CriticalPoint("minimum", solution, "lstsq")]
+    return Landscape(
+        "least_squares",
+        x.shape[1],
+        grad,
+        loss,
+        critical_points=points,
+        formula="||X w - y||^2 / (2 m)",
+        doc=__doc__,
+        form="array",
+        data={"X": x, "y": y},
+        tile_grad=tile_grad,
+    )
