@@ -17,6 +17,7 @@ from .analysis.boundaries import basin_entropy, uncertainty_exponent
 from .analysis.escape import escape_statistics
 from .analysis.periods import period_scan
 from .simulate import simulate
+from .tangent import continue_orbit, lyapunov, refine_orbits
 
 __all__ = [
     "LANDSCAPES",
@@ -31,15 +32,18 @@ __all__ = [
     "basin_entropy",
     "basins",
     "cache_info",
+    "continue_orbit",
     "escape_statistics",
     "get_landscape",
     "get_optimizer",
     "grid",
     "load",
+    "lyapunov",
     "noise",
     "observe",
     "period_scan",
     "plot",
+    "refine_orbits",
     "save",
     "schedule",
     "simulate",

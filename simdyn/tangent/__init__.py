@@ -13,8 +13,9 @@
 
 from .drivers import jvp_batch
 from .forward import jvp
+from .lyapunov import lyapunov
 from .orbits import continue_orbit, floquet_moduli, newton_orbits, refine_orbits, stability_changes
 from .stepmap import T_INFINITY, StepMap, step_map
 
-__all__ = ["StepMap", "T_INFINITY", "continue_orbit", "floquet_moduli", "jvp", "jvp_batch", "newton_orbits",
+__all__ = ["StepMap", "T_INFINITY", "continue_orbit", "floquet_moduli", "jvp", "jvp_batch", "lyapunov", "newton_orbits",
            "refine_orbits", "stability_changes", "step_map"]

@@ -117,6 +117,10 @@ def _benettin_source(smap: StepMap) -> str:
         "                    Q[k, c] /= norm",
         "                if step > TRANSIENT:",
         "                    sums[c] += math.log(norm)",
+        "            if step == TRANSIENT:",  # the frame restarts from the identity after the transient
+        "                for c in range(K):",
+        f"                    for k in range({n}):",
+        "                        Q[k, c] = 1.0 if k == c else 0.0",
         "        for c in range(K):",
         "            OUT[i, c] = sums[c] / (STEPS - TRANSIENT)",
         *[f"        ZT[i, {k}] = z[{k}]" for k in range(n)],
