@@ -168,18 +168,22 @@ def python_driver(smap: StepMap, kind: str, target: str = "cpu"):
 def jvp_batch(smap: StepMap, z, dz, t, lr, h, p, target: str = "cpu"):
     """(F_t(z), J_t(z)·ż) for every row of ``z``/``dz`` (N, width); ``t``, ``lr`` (N,), ``h``
     (N, n_hyper), ``p`` (N, n_params): per-trajectory step, learning rate and parameters."""
-    z = np.ascontiguousarray(z, dtype=np.float64)
-    dz = np.ascontiguousarray(dz, dtype=np.float64)
-    n = z.shape[0]
-    t = np.ascontiguousarray(np.broadcast_to(t, (n,)), dtype=np.int64)
-    lr = np.ascontiguousarray(np.broadcast_to(lr, (n,)), dtype=np.float64)
-    h = np.ascontiguousarray(np.broadcast_to(h, (n, len(smap.optimizer.float_hypers))), dtype=np.float64)
-    p = np.ascontiguousarray(np.broadcast_to(p, (n, len(smap.landscape.flat_params({})))), dtype=np.float64)
-    zn, dzn = np.empty_like(z), np.empty_like(dz)
+    n = np.shape(z)[0]
+    z = np.array(z, dtype=np.float64, order="C")
+    dz = np.array(np.broadcast_to(dz, z.shape), dtype=np.float64, order="C")
+    t = np.array(np.broadcast_to(t, (n,)), dtype=np.int64)
+    lr = np.array(np.broadcast_to(lr, (n,)), dtype=np.float64)
+    h = np.array(np.broadcast_to(h, (n, len(smap.optimizer.float_hypers))), dtype=np.float64, order="C")
+    p = np.array(np.broadcast_to(p, (n, len(smap.landscape.flat_params({})))), dtype=np.float64, order="C")
     kernel = driver(smap, "jvp_batch", target)
     if target == "cpu":
+        zn, dzn = np.empty_like(z), np.empty_like(dz)
         kernel(z, dz, t, lr, h, p, zn, dzn)
-    else:
-        threads = 32
-        kernel[(n + threads - 1) // threads, threads](z, dz, t, lr, h, p, zn, dzn)
-    return zn, dzn
+        return zn, dzn
+    from numba import cuda
+
+    inputs = [cuda.to_device(a) for a in (z, dz, t, lr, h, p)]
+    zn, dzn = cuda.device_array_like(z), cuda.device_array_like(dz)
+    threads = 32
+    kernel[(n + threads - 1) // threads, threads](*inputs, zn, dzn)
+    return zn.copy_to_host(), dzn.copy_to_host()
