@@ -23,6 +23,9 @@ def test_gd_on_a_quadratic_has_ln_max_abs_one_minus_lr_h():
     rates = np.log(np.abs(1.0 - lrs[:, None] * np.diag(H)[None, :]))
     np.testing.assert_allclose(ds.lyapunov.values[:, 0], rates.max(axis=1), rtol=1e-12)
     np.testing.assert_allclose(ds.lyapunov_spectrum.values[:, 0], -np.sort(-rates, axis=1), rtol=1e-12)
+    # one vector (the default) sees the slower of the two decoupled coordinates too
+    largest = sd.lyapunov("sgd", "quadratic", np.array([[0.3, -0.2]]), 200, hyper={"lr": lrs}, params={"h": H})
+    np.testing.assert_allclose(largest.lyapunov.values[:, 0], rates.max(axis=1), atol=0.02)
 
 
 def companion_radius(lr, beta, h):

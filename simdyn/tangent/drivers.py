@@ -93,8 +93,7 @@ def _benettin_source(smap: StepMap) -> str:
         f"        z = {_row('Z', 'i', n)}",
         f"        Q = np.zeros(({n}, K))",
         "        sums = np.zeros(K)",
-        "        for c in range(K):",
-        "            Q[c, c] = 1.0",
+        "        start_frame(Q)",
         "        zn = z",
         "        for step in range(1, STEPS + 1):",
         "            t = T0 + step",
@@ -117,15 +116,24 @@ def _benettin_source(smap: StepMap) -> str:
         "                    Q[k, c] /= norm",
         "                if step > TRANSIENT:",
         "                    sums[c] += math.log(norm)",
-        "            if step == TRANSIENT:",  # the frame restarts from the identity after the transient
-        "                for c in range(K):",
-        f"                    for k in range({n}):",
-        "                        Q[k, c] = 1.0 if k == c else 0.0",
+        "            if step == TRANSIENT:",
+        "                start_frame(Q)",
         "        for c in range(K):",
         "            OUT[i, c] = sums[c] / (STEPS - TRANSIENT)",
         *[f"        ZT[i, {k}] = z[{k}]" for k in range(n)],
     ]
     return "\n".join(lines) + "\n"
+
+
+@numba.njit
+def start_frame(Q):
+    """The initial tangent frame of Benettin's method: the identity for the whole spectrum, the
+    normalised diagonal (1, …, 1)/√n for one vector, so that every coordinate is excited (a unit
+    vector would miss the other blocks of a decoupled map such as GD on a separable loss)."""
+    n, k = Q.shape
+    for c in range(k):
+        for r in range(n):
+            Q[r, c] = (1.0 if r == c else 0.0) if k > 1 else 1.0 / math.sqrt(n)
 
 
 def driver(smap: StepMap, kind: str, target: str = "cpu"):
@@ -142,7 +150,7 @@ def driver(smap: StepMap, kind: str, target: str = "cpu"):
         source = _benettin_source(smap)
     else:
         raise ValueError(f"kind must be 'jvp_batch', 'orbit_map' or 'benettin', got {kind!r}")
-    namespace = {"step_jvp": step_jvp, "prange": numba.prange, "np": np, "math": math}
+    namespace = {"step_jvp": step_jvp, "prange": numba.prange, "np": np, "math": math, "start_frame": start_frame}
     if target == "cuda":
         from numba import cuda
 

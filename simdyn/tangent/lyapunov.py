@@ -8,8 +8,9 @@ Lyapunov exponents are the growth rates of tangent vectors along the trajectory,
 where Q_t R_t = J_t(z_{t−1}) Q_{t−1} is the QR factorisation (modified Gram–Schmidt) of the
 propagated orthonormal frame (Benettin, Galgani, Giorgilli & Strelcyn, Meccanica 15, 1980;
 Parker & Chua 1989, §5.3). With ``spectrum=False`` one vector is carried and λ₁, the largest,
-is its mean log-stretch. The frame is renormalised every step; the first ``transient`` steps are
-run but not averaged, and the frame restarts from the identity after them. Exponents are in
+is its mean log-stretch (it starts along (1, …, 1)/√n, the spectrum's frame at the identity).
+The frame is renormalised every step; the first ``transient`` steps are
+run but not averaged, and the frame restarts after them. Exponents are in
 natural log per step. A singular step Jacobian collapses a frame vector (ln 0 = −∞): momentum's
 first step b₁ = g₁ discards the buffer, so its spectrum needs ``transient`` ≥ 1. The map may
 depend on t (bias correction, the online ``reddi`` loss): the exponent is then the limit along

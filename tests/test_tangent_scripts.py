@@ -1,0 +1,24 @@
+"""Smoke test of scripts/momentum_rates.py (``--quick``): it writes its files, and its measured
+rates are the lecture's closed forms (GD: ln max|1 − ηλ_i|; heavy ball: ln ρ(M))."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from scripts_loader import load
+
+
+@pytest.mark.slow
+def test_momentum_rates_quick(tmp_path):
+    load("momentum_rates").main(["--quick", "--out", str(tmp_path)])
+    for name in ("momentum_rates_gd.nc", "momentum_rates_heavy_ball.nc", "momentum_rates.png", "momentum_rates.txt"):
+        assert (tmp_path / name).stat().st_size > 0
+    gd = xr.load_dataset(tmp_path / "momentum_rates_gd.nc")
+    ok = np.isfinite(gd.rate_lyapunov.values)
+    np.testing.assert_allclose(gd.rate_lyapunov.values[ok], gd.rate_closed_form.values[ok], atol=1e-3)
+    assert ok.mean() > 0.8 and (gd.rate_closed_form.values[~ok] > 0).all()
+    hb = xr.load_dataset(tmp_path / "momentum_rates_heavy_ball.nc")
+    finite = np.isfinite(hb.rate_lyapunov.values)
+    assert finite.mean() > 0.5
+    np.testing.assert_allclose(hb.rate_lyapunov.values[finite], hb.rate_closed_form.values[finite], atol=3e-3)
+    assert (hb.rate_closed_form.values[~finite] > 0).all()  # only diverging runs overflow
