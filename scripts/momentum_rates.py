@@ -37,6 +37,9 @@ X0 = np.array([[1.0, 1.0]])
 STEPS = 400  # recorded simulation (the envelope fit): ‖w‖ stays above the float64 range at the fastest rates
 LYAPUNOV_STEPS = 4000  # Benettin's average converges like 1/T (the oscillation of the complex regime)
 TRANSIENT = 20
+#: Learning rates per simulate call: the engine's per-trajectory gather fails for an optimizer
+#: without state slots (sgd) above 64 combinations in one launch, so the sweep is split.
+CHUNK = 16
 
 
 def parse_args(argv):
@@ -79,9 +82,13 @@ def envelope_rate(trajectory: xr.DataArray) -> xr.DataArray:
 def measure(optimizer, hyper):
     params = {"h": np.diag([L, MU])}
     lyap = sd.lyapunov(optimizer, "quadratic", X0, LYAPUNOV_STEPS, hyper=hyper, params=params, transient=TRANSIENT)
-    sim = sd.simulate(optimizer, "quadratic", x0=X0, steps=STEPS, hyper=hyper, params=params, record_every=1,
-                      diverge_threshold=1e300, progress=False)
-    return lyap.lyapunov.isel(traj=0, drop=True), envelope_rate(sim.trajectory.isel(traj=0, drop=True))
+    fits = []
+    lrs = np.atleast_1d(hyper["lr"])
+    for lo in range(0, lrs.size, CHUNK):  # at most CHUNK learning rates per simulate call
+        sim = sd.simulate(optimizer, "quadratic", x0=X0, steps=STEPS, hyper={**hyper, "lr": lrs[lo:lo + CHUNK]},
+                          params=params, record_every=1, diverge_threshold=1e300, progress=False)
+        fits.append(envelope_rate(sim.trajectory.isel(traj=0, drop=True)))
+    return lyap.lyapunov.isel(traj=0, drop=True), xr.concat(fits, dim="lr")
 
 
 def main(argv=None):
