@@ -63,6 +63,16 @@ def test_continuation_in_beta1_finds_the_stability_boundary():
     for i, beta1 in enumerate(values):  # every point of the branch is Proposition 4's cycle
         np.testing.assert_allclose(cont.floquet_modulus.values[i], adam_two_cycle_multipliers(lr, beta1)[::-1],
                                    rtol=1e-7)
+        np.testing.assert_allclose(np.sort(cont.orbit_points.values[i, :, 0]),
+                                   [-adam_two_cycle(lr, beta1)["half_amplitude"], adam_two_cycle(lr, beta1)["half_amplitude"]],
+                                   rtol=1e-9)
+    # the plot draws the stable part solid and the unstable part dashed
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = sd.plot.orbit_branches(cont, "x")
+    styles = {line.get_linestyle() for line in fig.axes[0].lines if np.isfinite(line.get_ydata()).any()}
+    assert {"-", "--"} <= styles
 
 
 def test_refine_orbits_needs_the_full_state_orbit():

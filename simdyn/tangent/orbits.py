@@ -10,7 +10,8 @@ differences) and ⁺ the pseudo-inverse (a least-squares step where DFᵖ − I 
 eigenvalues μ of the monodromy matrix DFᵖ at the converged cycle are its Floquet multipliers
 (Parker & Chua, *Practical Numerical Algorithms for Chaotic Systems*, 1989, §6.1): the cycle
 attracts when every |μ| < 1 (``orbit_stable``). Converged means
-max|Fᵖ(z) − z| ≤ ``tol``·(1 + max|z|).
+max|Fᵖ(z) − z| ≤ ``tol``·max|z| (relative to the state's own scale: Adam's cycles on small
+curvatures have |x| ~ 10⁻⁴ and v ~ 10⁻⁷), or exactly 0.
 
 Time dependence. The step map of an optimizer with bias correction (Adam, NAdam, RAdam …)
 depends on t, so strictly it has no periodic orbits. The map used here is its **t → ∞ form**: it is
@@ -33,7 +34,7 @@ from ..optimizers import get_optimizer
 from .drivers import driver
 from .stepmap import T_INFINITY, step_map
 
-#: Default relative tolerance of the Newton residual max|Fᵖ(z) − z| / (1 + max|z|).
+#: Default relative tolerance of the Newton residual max|Fᵖ(z) − z| / max|z|.
 NEWTON_TOL = 1e-12
 #: Default largest number of Newton iterations.
 MAX_NEWTON = 30
@@ -68,8 +69,7 @@ def newton_orbits(smap, z, period, lr, h, p, t: int = T_INFINITY, tol: float = N
         zp[todo], jac[todo] = zp_sub, jac_sub
         gap = zp_sub - sub
         residual[todo] = np.max(np.abs(gap), axis=1)
-        done = residual[todo] <= tol * (1.0 + np.max(np.abs(sub), axis=1))
-        done |= ~np.isfinite(residual[todo])
+        done = converged(residual[todo], sub, tol) | ~np.isfinite(residual[todo])
         todo, gap, jac_sub, sub = todo[~done], gap[~done], jac_sub[~done], sub[~done]
         if todo.size == 0:
             break
@@ -83,6 +83,13 @@ def newton_orbits(smap, z, period, lr, h, p, t: int = T_INFINITY, tol: float = N
         residual[todo] = np.max(np.abs(zp_sub - sub), axis=1)
     jac[~valid] = np.nan
     return z, residual, jac
+
+
+def converged(residual, z, tol: float = NEWTON_TOL) -> np.ndarray:
+    """Whether each row's Newton residual is within ``tol``·max|z| (or exactly 0)."""
+    scale = np.max(np.abs(np.asarray(z, dtype=float)), axis=-1)
+    residual = np.asarray(residual, dtype=float)
+    return (residual <= tol * scale) | (residual == 0.0)
 
 
 def floquet_moduli(monodromy: np.ndarray) -> np.ndarray:
@@ -172,15 +179,14 @@ def refine_orbits(ds: xr.Dataset, landscape=None, t: int | None = None, tol: flo
     z, residual, mono = newton_orbits(smap, seeds.values.reshape(-1, smap.width), period, lr, h, p,
                                       T_INFINITY if t is None else int(t), tol, max_iter)
     moduli = floquet_moduli(mono)
-    scale = 1.0 + np.nanmax(np.abs(z), axis=1, initial=0.0)
-    converged = residual <= tol * scale
-    stable = converged & (moduli[:, 0] < 1.0)
+    done = converged(residual, z, tol)
+    stable = done & (moduli[:, 0] < 1.0)
     shape, dims = template.shape, template.dims
     out = ds.assign_coords(state=list(smap.labels))
     out["orbit_point"] = (dims + ("state",), z.reshape(shape + (smap.width,)),
                           {"long_name": "refined periodic state z = (w, slots), a zero of F^p(z) - z"})
     out["orbit_residual"] = (dims, residual.reshape(shape), {"long_name": "max |F^p(z) - z| after Newton"})
-    out["orbit_converged"] = (dims, converged.reshape(shape), {"long_name": "Newton residual within tol"})
+    out["orbit_converged"] = (dims, done.reshape(shape), {"long_name": "Newton residual within tol"})
     out["floquet_modulus"] = (dims + ("multiplier",), moduli.reshape(shape + (smap.width,)),
                               {"long_name": "moduli of the Floquet multipliers (eigenvalues of DF^p), descending"})
     out["orbit_stable"] = (dims, stable.reshape(shape), {"long_name": "converged and every |multiplier| < 1"})
@@ -257,21 +263,21 @@ def continue_orbit(optimizer, landscape, z0, period: int, parameter: str, values
         z, res, mono = newton_orbits(smap, guess[None, :], [period], [lr], [h], [p], step_t, tol, max_iter)
         points[i], residual[i] = z[0], res[0]
         moduli[i] = floquet_moduli(mono)[0]
-        if res[0] <= tol * (1.0 + np.max(np.abs(z[0]))):
+        if converged(res[0], z[0], tol):
             history.append((value, z[0]))
             zk = tuple(z[0])
             for k in range(int(period)):
                 phases[i, k] = zk
                 zk = smap.step_py(zk, step_t, lr, h, p)
-    converged = residual <= tol * (1.0 + np.nanmax(np.abs(points), axis=1, initial=0.0))
-    stable = converged & (moduli[:, 0] < 1.0)
+    done = converged(residual, points, tol)
+    stable = done & (moduli[:, 0] < 1.0)
     coords = {parameter: values, "state": list(smap.labels)}
     out = xr.Dataset(
         {
             "orbit_point": ((parameter, "state"), points, {"long_name": "periodic state z = (w, slots)"}),
             "orbit_points": ((parameter, "phase", "state"), phases, {"long_name": "the p states of the cycle"}),
             "orbit_residual": ((parameter,), residual, {"long_name": "max |F^p(z) - z| after Newton"}),
-            "orbit_converged": ((parameter,), converged),
+            "orbit_converged": ((parameter,), done),
             "floquet_modulus": ((parameter, "multiplier"), moduli,
                                 {"long_name": "moduli of the Floquet multipliers, descending"}),
             "orbit_stable": ((parameter,), stable),
@@ -280,7 +286,7 @@ def continue_orbit(optimizer, landscape, z0, period: int, parameter: str, values
     )
     out.attrs.update(optimizer=smap.optimizer.name, landscape=smap.landscape.name, period=int(period),
                      parameter=parameter, t="infinity" if t is None else int(t),
-                     stability_changes=stability_changes(values, moduli[:, 0], converged))
+                     stability_changes=stability_changes(values, moduli[:, 0], done))
     return out
 
 
