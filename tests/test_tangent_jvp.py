@@ -228,3 +228,19 @@ def test_unsupported_constructs_raise_type_error_naming_the_function():
 def test_step_map_rejects_unknown_flags():
     with pytest.raises(ValueError, match="flags"):
         StepMap("adam", "valley", {"nesterov": True})
+
+
+def test_float32_step_jvp_computes_in_float32():
+    """The JVP source goes through compile_scalar's float32 literal retyping like any optimizer:
+    the float32 product agrees with float64 to float32 precision and is not bitwise float64."""
+    smap = step_map("adam", "rosenbrock")
+    _, f32 = smap.compiled("cpu", "float32")
+    _, f64 = smap.compiled("cpu", "float64")
+    f = np.float32
+    z = (0.3, 0.7, 0.1, -0.2, 0.05, 0.02)
+    args32 = (tuple(f(x) for x in z), tuple(f(x) for x in (1, 0, 0, 0, 0, 0)), 7, f(0.01),
+              tuple(f(x) for x in (0.9, 0.999, 1e-8, 0.0)), (f(1.0), f(100.0)))
+    single = np.array(f32(*args32)[1])
+    double = np.array(f64(z, (1.0, 0, 0, 0, 0, 0), 7, 0.01, (0.9, 0.999, 1e-8, 0.0), (1.0, 100.0))[1])
+    np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-6)  # inputs rounded to float32
+    assert not np.array_equal(single, double)
