@@ -21,9 +21,9 @@ them like the optimizer's own update.
 from __future__ import annotations
 
 import linecache
-import math
 
 from ..engine.compile import compile_scalar
+from ..initial import coord_labels
 from ..landscapes import get_landscape
 from ..optimizers import get_optimizer
 from .forward import jvp
@@ -77,8 +77,6 @@ class StepMap:
         if self.width > MAX_WIDTH:
             raise ValueError(f"landscape: the state dimension d·(1 + slots) = {self.width} exceeds {MAX_WIDTH}, "
                              "the most the tuple-form step map supports")
-        from ..initial import coord_labels
-
         coords = coord_labels(self.dim)
         self.labels = tuple(coords) + tuple(f"{slot}_{c}" for slot in self.optimizer.slots for c in coords)
         self._build()
@@ -155,7 +153,3 @@ def step_map(optimizer, landscape, flags: dict | None = None) -> StepMap:
     if key not in _cache:
         _cache[key] = StepMap(opt, land, flags)
     return _cache[key]
-
-
-def is_finite_state(z) -> bool:
-    return all(math.isfinite(x) for x in z)
