@@ -97,3 +97,10 @@ def test_continue_orbit_rejects_bad_arguments():
         sd.continue_orbit("adam", land, (0.0, 0.0), 2, "beta1", [0.1])
     with pytest.raises(ValueError, match="period"):
         sd.continue_orbit("adam", land, (0.0, 0.0, 0.0), 0, "beta1", [0.1])
+
+
+def test_refine_orbits_refuses_a_learning_rate_schedule():
+    ds = sd.simulate("sgd", LOGISTIC, x0=np.array([[0.3]]), steps=50, hyper={"lr": sd.schedule.exponential(1.0, 0.99)},
+                     observers=[sd.observe.Period(on="state", orbit=True, max_period=4)])
+    with pytest.raises(ValueError, match="schedule"):
+        sd.refine_orbits(ds, landscape=LOGISTIC)
