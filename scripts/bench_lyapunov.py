@@ -6,10 +6,10 @@ interleaved, best of ``--repeats`` runs each, compilation excluded:
 
 * ``plain``: ``sd.simulate`` without observers (the engine's fused, tiled kernel);
 * ``lyapunov``: ``sd.lyapunov`` (one tangent vector: one JVP of the step per step, which also
-  advances the state; a separate driver with one trajectory per prange iteration, not fused
-  into the engine's tiled kernel);
+  advances the state; a separate driver tiled over trajectories like the engine's kernel, not
+  fused into it);
 * ``spectrum``: ``sd.lyapunov(spectrum=True)`` (6 vectors for Adam in 2-D, modified
-  Gram–Schmidt every step).
+  Gram–Schmidt every step, one trajectory per prange iteration).
 
 Prints the ratios against ``plain``; the issue's target for the in-kernel observer is
 Lyapunov() ≤ 2.5× plain on Adam in 2-D. Usage: ``python scripts/bench_lyapunov.py [--n 65536]

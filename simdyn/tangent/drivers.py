@@ -10,7 +10,8 @@ landscape parameters ``P[i]``.
   per trajectory);
 * ``orbit_map``: Fᵖ(z) and its Jacobian DFᵖ(z) = J(z_{p−1})⋯J(z_0) (column c propagated from the
   unit vector e_c), at a fixed step t, for per-trajectory periods p;
-* ``benettin``: Lyapunov exponents by Benettin's method (see :mod:`simdyn.tangent.lyapunov`).
+* ``benettin``: Lyapunov exponents by Benettin's method (see :mod:`simdyn.tangent.lyapunov`);
+* ``largest``: the largest exponent alone, tiled over trajectories like the engine's CPU kernel.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import numpy as np
 from .stepmap import StepMap, _register
 
 _drivers: dict[tuple, object] = {}
+
+#: Steps between the logarithms of the accumulated stretch in the one-vector driver: the product
+#: of 8 stretches stays within float64 unless one step stretches by more than 10³⁸.
+LOG_EVERY = 8
 
 
 def _row(array: str, index: str, n: int) -> str:
@@ -79,6 +84,42 @@ def _orbit_source(smap: StepMap) -> str:
         "                z, dz = step_jvp(z, dz, t, LR[i], h, p)",
         *[f"            J[i, {k}, c] = dz[{k}]" for k in range(n)],
         *[f"            ZP[i, {k}] = z[{k}]" for k in range(n)],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _largest_source(smap: StepMap) -> str:
+    """Benettin with one tangent vector, tiled as the engine's CPU kernel: a time loop per tile of
+    trajectories and an inner loop over the tile on (component, trajectory) arrays, which LLVM
+    vectorises across trajectories."""
+    n, nh, npar = _sizes(smap)
+    lines = [
+        "def largest(Z, T0, STEPS, TRANSIENT, LR, H, P, TILES, OUT):",
+        "    N = Z.shape[1]",
+        "    for it in prange(TILES.shape[0]):",
+        "        lo = TILES[it, 0]",
+        "        hi = TILES[it, 1]",
+        "        DZ = np.empty((%d, hi - lo))" % n,
+        "        S = np.zeros(hi - lo)",
+        "        R = np.ones(hi - lo)",  # product of the stretches since the last logarithm
+        "        for step in range(1, STEPS + 1):",
+        "            t = T0 + step",
+        "            keep = step > TRANSIENT",
+        "            for j in range(lo, hi):",
+        "                q = j - lo",
+        f"                z = {_column('Z', 'j', n)}",
+        f"                dz = {_column('DZ', 'q', n)} if step != TRANSIENT + 1 and step != 1 else START",
+        f"                zn, d = step_jvp(z, dz, t, LR[j], {_row('H', 'j', nh)}, {_row('P', 'j', npar)})",
+        "                norm = math.sqrt(" + " + ".join(f"d[{k}] * d[{k}]" for k in range(n)) + ")",
+        "                R[q] *= norm if keep else 1.0",
+        *[f"                DZ[{k}, q] = d[{k}] / norm" for k in range(n)],
+        *[f"                Z[{k}, j] = zn[{k}]" for k in range(n)],
+        "            if step % LOG_EVERY == 0 or step == STEPS:",  # a logarithm every few steps keeps
+        "                for q in range(hi - lo):",  # the step loop free of calls, so it vectorises
+        "                    S[q] += math.log(R[q])",
+        "                    R[q] = 1.0",
+        "        for j in range(lo, hi):",
+        "            OUT[j] = S[j - lo] / (STEPS - TRANSIENT)",
     ]
     return "\n".join(lines) + "\n"
 
@@ -148,9 +189,13 @@ def driver(smap: StepMap, kind: str, target: str = "cpu"):
         source = _orbit_source(smap)
     elif kind == "benettin":
         source = _benettin_source(smap)
+    elif kind == "largest":
+        source = _largest_source(smap)
     else:
-        raise ValueError(f"kind must be 'jvp_batch', 'orbit_map' or 'benettin', got {kind!r}")
-    namespace = {"step_jvp": step_jvp, "prange": numba.prange, "np": np, "math": math, "start_frame": start_frame}
+        raise ValueError(f"kind must be 'jvp_batch', 'orbit_map', 'benettin' or 'largest', got {kind!r}")
+    start = tuple([1.0 / math.sqrt(smap.width)] * smap.width)
+    namespace = {"step_jvp": step_jvp, "prange": numba.prange, "np": np, "math": math, "start_frame": start_frame,
+                 "START": start, "LOG_EVERY": LOG_EVERY}
     if target == "cuda":
         from numba import cuda
 

@@ -18,8 +18,9 @@ the trajectory, and the map is evaluated at the true steps t = 1 … steps.
 
 Each tangent vector costs one JVP of the step per step (the state itself is advanced with it),
 so ``spectrum=True`` on a state of dimension n costs n times ``spectrum=False`` plus the
-O(n²) Gram–Schmidt. The loop over trajectories is compiled with ``numba.njit(parallel=True)``
-(:mod:`simdyn.tangent.drivers`), one trajectory per ``prange`` iteration; it runs on the CPU.
+O(n²) Gram–Schmidt. The loops are compiled with ``numba.njit(parallel=True)``
+(:mod:`simdyn.tangent.drivers`): the largest exponent alone on tiles of trajectories (as the
+engine's CPU kernel), the spectrum one trajectory per ``prange`` iteration; on the CPU only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ from .stepmap import step_map
 
 #: The largest state dimension ``spectrum=True`` accepts.
 MAX_SPECTRUM = 32
+
+
+#: Trajectories per tile of the one-vector driver (its state, 2n numbers each, stays in cache).
+TILE = 1024
+
+
+def _tiles(n: int) -> np.ndarray:
+    starts = np.arange(0, n, TILE, dtype=np.int64)
+    return np.ascontiguousarray(np.stack([starts, np.minimum(starts + TILE, n)], axis=1))
 
 
 def lyapunov(optimizer, landscape, x0, steps: int, hyper=None, params=None, transient: int = 0,
@@ -76,9 +86,15 @@ def lyapunov(optimizer, landscape, x0, steps: int, hyper=None, params=None, tran
     h = np.ascontiguousarray(inputs.hypers[:, combo].T)
     p = np.ascontiguousarray(inputs.params[:, combo].T)
     k = n if spectrum else 1
-    exponents = np.empty((combo.size, k))
-    final = np.empty_like(z)
-    driver(smap, "benettin")(z, 0, int(steps), int(transient), lr, h, p, k, exponents, final)
+    if spectrum:
+        exponents = np.empty((combo.size, k))
+        final = np.empty_like(z)
+        driver(smap, "benettin")(z, 0, int(steps), int(transient), lr, h, p, k, exponents, final)
+    else:
+        state = np.ascontiguousarray(z.T)
+        exponents = np.empty((combo.size, 1))
+        driver(smap, "largest")(state, 0, int(steps), int(transient), lr, h, p, _tiles(combo.size), exponents[:, 0])
+        final = state.T
     exponents[~np.all(np.isfinite(final), axis=1)] = np.nan
     exponents = -np.sort(-exponents, axis=1)
     shape, dims = batch_shape(plan), batch_dims(plan)
