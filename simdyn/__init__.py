@@ -15,7 +15,7 @@ from .optimizers import OPTIMIZERS, Hyper, Optimizer, get_optimizer
 from .analysis.boundaries import basin_entropy, uncertainty_exponent
 from .analysis.escape import escape_statistics
 from .simulate import simulate
-from .studies import basins, period_scan
+from .tangent import continue_orbit, lyapunov, refine_orbits
 
 __all__ = [
     "LANDSCAPES",
@@ -30,15 +30,18 @@ __all__ = [
     "basin_entropy",
     "basins",
     "cache_info",
+    "continue_orbit",
     "escape_statistics",
     "get_landscape",
     "get_optimizer",
     "grid",
     "load",
+    "lyapunov",
     "noise",
     "observe",
     "period_scan",
     "plot",
+    "refine_orbits",
     "save",
     "schedule",
     "simulate",

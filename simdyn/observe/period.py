@@ -43,7 +43,9 @@ start of the periodic regime ≤ transient.
 ``cycle_amplitude`` (max − min per coordinate) and ``cycle_center`` (mean per coordinate) are
 taken over the last period, w_{T−p+1} … w_T; ``orbit=True`` also returns the buffered states
 themselves (variable ``orbit``, dims ``orbit_step``, ``coord``: w_{T−max_period+1} … w_T), the
-points of orbit and bifurcation diagrams, at no extra cost in the kernel.
+points of orbit and bifurcation diagrams, at no extra cost in the kernel. With ``on="state"`` it
+adds ``orbit_state`` (dims ``orbit_step``, ``state``): the same steps' full states z = (w, slots) in
+the slot-major layout, the seeds of :func:`simdyn.refine_orbits`.
 
 ``on="w"`` (the default) compares parameters only: the full optimizer state of Adam (bias
 correction 1 − βᵗ) and AdaGrad (an accumulator that grows forever) is not autonomous, so it
@@ -261,6 +263,10 @@ class Period(Observer):
         if self.orbit:
             out["orbit"] = (("orbit_step", "coord"), unroll(buffer[:-1, :dim], t_end),
                             {"long_name": "last states w_{T-max_period+1} ... w_T", "last_step": t_end})
+            if self.sees_state:
+                out["orbit_state"] = (("orbit_step", "state"), unroll(buffer[:-1], t_end),
+                                      {"long_name": "last full states z = (w, optimizer slots, slot-major)",
+                                       "last_step": t_end})
         return out
 
 

@@ -98,7 +98,8 @@ def _mode(da: xr.DataArray, keep: tuple[str, ...]) -> np.ndarray:
 
 
 def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: dict | None = None,
-                points: str | None = None, axes=None, size: float = 6.0, period_panel: bool = True):
+                points: str | None = None, axes=None, size: float = 6.0, period_panel: bool = True,
+                branches=None):
     """Orbit diagram: the orbit points of ``coord`` against the swept ``param`` (top), and the
     detected period against ``param`` (bottom; one dot per trajectory, "diverged" below 0).
 
@@ -107,6 +108,9 @@ def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: 
     dim (initial points, other swept values) contributes its points to the same column.
     ``selection`` picks e.g. one optimizer (``{"optimizer": "adam"}``). ``size``: the area of
     an orbit point in points² (round markers, so that a 2-cycle's two points stay visible).
+    ``branches``: one or a list of :func:`simdyn.continue_orbit` results in ``param``, drawn over
+    the orbit points, solid where the cycle is stable and dashed where it is not
+    (:func:`simdyn.plot.orbit_branches`).
     """
     plt = pyplot()
 
@@ -138,6 +142,11 @@ def bifurcation(ds: xr.Dataset, param: str = "lr", coord: str = "x", selection: 
     ax.scatter(x[keep], y[keep], s=size, c="k", marker="o", linewidths=0, alpha=0.6, rasterized=True)
     ax.set_ylabel(f"{coord} (last {ds.sizes[points + '_step'] if points + '_step' in ds.dims else ''} states)")
     ax.set_title(f"orbit diagram: {ds.attrs.get('optimizer', '')} on {ds.attrs.get('landscape', '')}")
+    if branches is not None:
+        from .branches import orbit_branches
+
+        for i, cont in enumerate(branches if isinstance(branches, (list, tuple)) else [branches]):
+            orbit_branches(cont, coord, ax=ax, color=f"C{3 + i}")
     if period_panel and len(axes) > 1:
         period = _period_categories(ds)
         other = [d for d in period.dims if d != param]

@@ -1,0 +1,77 @@
+"""Benchmark of the Lyapunov driver (``sd.lyapunov``): its cost relative to the plain kernel.
+
+Workloads (float64, CPU): Adam (torch defaults, lr 10⁻²) on the valley x² + 10⁻³y² and on
+Rosenbrock, N initial points uniform in [−1, 1]² from a fixed seed. Timed in the same process,
+interleaved, best of ``--repeats`` runs each, compilation excluded:
+
+* ``plain``: ``sd.simulate`` without observers (the engine's fused, tiled kernel);
+* ``lyapunov``: ``sd.lyapunov`` (one tangent vector: one JVP of the step per step, which also
+  advances the state; a separate driver tiled over trajectories like the engine's kernel, not
+  fused into it);
+* ``spectrum``: ``sd.lyapunov(spectrum=True)`` (6 vectors for Adam in 2-D, modified
+  Gram–Schmidt every step, one trajectory per prange iteration).
+
+Prints the ratios against ``plain``; the issue's target for the in-kernel observer is
+Lyapunov() ≤ 2.5× plain on Adam in 2-D. Usage: ``python scripts/bench_lyapunov.py [--n 65536]
+[--steps 1000] [--repeats 3] [--quick] [--out out/]``; writes ``bench_lyapunov.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+import simdyn as sd
+from _report import TextLog
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=65536)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="n = 2048, steps = 200, one repeat")
+    p.add_argument("--out", default="out/")
+    return p.parse_args(argv)
+
+
+def best_of(repeats, fn):
+    fn()  # compile
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None):
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    if args.quick:
+        args.n, args.steps, args.repeats = 2048, 200, 1
+    os.makedirs(args.out, exist_ok=True)
+    log = TextLog()
+    x0 = np.random.default_rng(0).uniform(-1.0, 1.0, (args.n, 2))
+    hyper = {"lr": 1e-2}
+    log(f"N = {args.n}, {args.steps} steps, best of {args.repeats}, float64 CPU")
+    rows = {}
+    for landscape in ("valley", "rosenbrock"):
+        plain = best_of(args.repeats, lambda: sd.simulate("adam", landscape, x0=x0, steps=args.steps, hyper=hyper,
+                                                          progress=False))
+        lyap = best_of(args.repeats, lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper))
+        spec = best_of(args.repeats, lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper,
+                                                         spectrum=True))
+        rate = args.n * args.steps
+        rows[landscape] = (plain, lyap, spec)
+        log(f"adam on {landscape:10s}: plain {rate / plain:.3g} traj-steps/s; lyapunov {lyap / plain:.2f}x plain; "
+            f"spectrum (6 exponents) {spec / plain:.2f}x plain")
+    log.write(os.path.join(args.out, "bench_lyapunov.txt"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
