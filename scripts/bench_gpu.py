@@ -39,7 +39,7 @@ def gpu_name() -> str | None:
 
 
 def rate(plan, repeats: int = 3) -> float:
-    launch = plan.runs[0]
+    launch = plan.launches[0]
     run_batch(launch.request, launch.inputs)  # compiles
     best = min(run_batch(launch.request, launch.inputs).seconds for _ in range(repeats))
     return launch.inputs.size * plan.steps / best

@@ -52,7 +52,7 @@ def cores() -> int:
 
 def kernel_rate(plan, repeats=3) -> float:
     """Trajectory-steps per second of the plan's kernel (best of ``repeats`` after a warm-up)."""
-    launch = plan.runs[0]
+    launch = plan.launches[0]
     run_batch(launch.request, launch.inputs)
     best = min(run_batch(launch.request, launch.inputs).seconds for _ in range(repeats))
     return launch.inputs.size * plan.steps / best

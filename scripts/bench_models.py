@@ -41,7 +41,7 @@ def cores() -> int:
 
 def kernel_rate(land, w0, steps, repeats=3) -> float:
     """Trajectory-steps per second of simdyn's kernel (best of ``repeats`` after a warm-up)."""
-    launch = make_plan("adam", land, w0, steps, hyper={"lr": 1e-3}).runs[0]
+    launch = make_plan("adam", land, w0, steps, hyper={"lr": 1e-3}).launches[0]
     run_batch(launch.request, launch.inputs)
     best = min(run_batch(launch.request, launch.inputs).seconds for _ in range(repeats))
     return len(w0) * steps / best

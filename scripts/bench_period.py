@@ -63,7 +63,7 @@ def time_workload(optimizer, landscape, hyper, x0, steps, repeats):
     """Best kernel and simulate times (seconds) per observer configuration, interleaved."""
     plans = {}
     for name, make in OBSERVERS.items():
-        run = make_plan(optimizer, landscape, x0, steps, hyper=hyper, observers=make()).runs[0]
+        run = make_plan(optimizer, landscape, x0, steps, hyper=hyper, observers=make()).launches[0]
         run_batch(run.request, run.inputs)  # compile (or load from the cache)
         plans[name] = run
     kernel = {name: np.inf for name in OBSERVERS}

@@ -102,10 +102,10 @@ def optimizer_dataset(plan, run, result, loss: np.ndarray, block: Block | None =
 def build_dataset(plan, results, losses) -> xr.Dataset:
     """The study's dataset: one per optimizer, stacked on ``optimizer`` when several ran
     (``losses``: the final losses of each optimizer's batch)."""
-    parts = [optimizer_dataset(plan, run, result, loss) for run, result, loss in zip(plan.runs, results, losses)]
+    parts = [optimizer_dataset(plan, run, result, loss) for run, result, loss in zip(plan.launches, results, losses)]
     if plan.stacked:
         ds = xr.concat(parts, dim="optimizer", data_vars="all", coords="minimal", compat="override", join="exact")
-        ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.runs])
+        ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.launches])
     else:
         ds = parts[0]
     return finish_dataset(plan, ds, float(sum(r.seconds for r in results)))

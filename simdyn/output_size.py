@@ -30,7 +30,7 @@ def recording_bytes(plan) -> int:
         return 0
     records = plan.steps // plan.record_every + 1
     batch = int(np.prod(batch_shape(plan), dtype=np.int64))
-    return records * plan.landscape.dim * batch * len(plan.runs) * np.dtype(plan.dtype).itemsize
+    return records * plan.landscape.dim * batch * len(plan.launches) * np.dtype(plan.dtype).itemsize
 
 
 def _observer_variables(run, dim: int, float_dtype) -> dict:
@@ -57,7 +57,7 @@ def output_variables(plan) -> dict:
     """Every variable a run of ``plan`` writes: ``name -> (shape, numpy dtype)``."""
     d = plan.landscape.dim
     floats = np.dtype(plan.dtype)
-    lead = ((len(plan.runs),) if plan.stacked else ()) + batch_shape(plan)
+    lead = ((len(plan.launches),) if plan.stacked else ()) + batch_shape(plan)
     per_trajectory = {
         "w": ((d,), floats),
         "loss": ((), floats),
@@ -66,7 +66,7 @@ def output_variables(plan) -> dict:
     }
     if plan.record_every:
         per_trajectory["trajectory"] = ((plan.steps // plan.record_every + 1, d), floats)
-    for run in plan.runs:
+    for run in plan.launches:
         for name, (shape, dtype) in _observer_variables(run, d, floats).items():
             if name in per_trajectory:  # the same variable from another optimizer: the wider dtype
                 dtype = np.promote_types(dtype, per_trajectory[name][1])

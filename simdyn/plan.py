@@ -64,8 +64,9 @@ class Sweep:
 
 
 @dataclass
-class OptimizerRun:
-    """One optimizer's launch: what it uses, the kernel request and the batch inputs."""
+class OptimizerLaunch:
+    """One optimizer's launch: what it uses, the kernel request and the batch inputs (a plan has
+    one per optimizer; "run" is kept for the act of running)."""
 
     optimizer: Optimizer
     hyper_used: dict  # every hyperparameter and flag value (scalar or swept array)
@@ -76,7 +77,7 @@ class OptimizerRun:
 
 @dataclass
 class Plan:
-    runs: list[OptimizerRun]
+    launches: list[OptimizerLaunch]
     stacked: bool  # several optimizers -> dim "optimizer"
     landscape: Landscape
     param_values: dict
@@ -94,7 +95,7 @@ class Plan:
 
     @property
     def n_trajectories(self) -> int:
-        return self.sweep.size * self.initial.points.shape[0] * len(self.runs)
+        return self.sweep.size * self.initial.points.shape[0] * len(self.launches)
 
 
 def _is_int(x) -> bool:
@@ -219,9 +220,9 @@ def make_plan(
     _check_recording(args, sweeps, max_memory)
     observers = tuple(obs.bind(args.landscape, sweeps.param_values) for obs in args.observers)
     param_table = _param_table(args.landscape, sweeps.param_values, sweeps.sweep)
-    runs = [_launch(opt, args, sweeps, observers, param_table) for opt in args.optimizers]
+    launches = [_launch(opt, args, sweeps, observers, param_table) for opt in args.optimizers]
     return Plan(
-        runs, args.stacked, args.landscape, sweeps.param_values, args.initial, sweeps.sweep, args.steps,
+        launches, args.stacked, args.landscape, sweeps.param_values, args.initial, sweeps.sweep, args.steps,
         args.record_every, args.noise, observers, args.dtype, args.target, float(converge_tol),
         float(diverge_threshold), memory_budget(max_memory),
     )
@@ -388,7 +389,7 @@ def _check_recording(args: _Arguments, sweeps: _Sweeps, max_memory) -> None:
         )
 
 
-def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple, param_table: np.ndarray) -> OptimizerRun:
+def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple, param_table: np.ndarray) -> OptimizerLaunch:
     """Stage 4: one optimizer's launch: its per-combination tables, its kernel's layout and the
     batch inputs."""
     land, sweep = args.landscape, sweeps.sweep
@@ -456,7 +457,7 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
         tile_group=tile_group,
         representative=representatives(sweep.shape, tables) if args.stacked else None,
     )
-    return OptimizerRun(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs)
+    return OptimizerLaunch(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs)
 
 
 def _per_group(name: str, value: dict, land: Landscape, opts, sweep: Sweep) -> dict:

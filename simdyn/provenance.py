@@ -42,7 +42,7 @@ def study_attrs(plan) -> dict:
     attrs = {
         "simdyn_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "optimizer": ", ".join(run.optimizer.name for run in plan.runs),
+        "optimizer": ", ".join(run.optimizer.name for run in plan.launches),
         "landscape": land.name,
         "landscape_formula": land.formula,
         "landscape_dim": land.dim,
@@ -68,7 +68,7 @@ def study_attrs(plan) -> dict:
     if getattr(land, "groups", None):
         attrs["landscape_groups"] = json.dumps({k: [v.start, v.stop] for k, v in land.groups.items()})
     call = {
-        "optimizer": [run.optimizer.name for run in plan.runs] if plan.stacked else plan.runs[0].optimizer.name,
+        "optimizer": [run.optimizer.name for run in plan.launches] if plan.stacked else plan.launches[0].optimizer.name,
         "landscape": land.name,
         "steps": plan.steps,
         "params": {k: _jsonable(v) for k, v in plan.param_values.items()},
@@ -80,7 +80,7 @@ def study_attrs(plan) -> dict:
         "noise": None if plan.noise is None else {"sigma": plan.noise.sigma, "seed": plan.noise.seed},
         "hyper": {},
     }
-    for run in plan.runs:
+    for run in plan.launches:
         prefix = f"hyper_{run.optimizer.name}_"
         attrs[prefix + "lr_schedule"] = run.schedule.kind
         attrs[prefix + "lr_formula"] = run.schedule.formula

@@ -104,7 +104,7 @@ def check_execution(chunk_size=None, client=None) -> None:
 def check_memory(plan, chunk_size=None) -> None:
     """Refuse a run whose launches would allocate more than the plan's memory limit (before
     anything is allocated), naming ``chunk_size``."""
-    for launch in plan.runs:
+    for launch in plan.launches:
         n = launch.inputs.size if chunk_size is None else min(int(chunk_size), launch.inputs.size)
         need = launch_bytes(launch.request, launch.inputs, n)
         if need > plan.memory_limit:
@@ -126,7 +126,7 @@ def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset
     """
     check_execution(chunk_size, client)
     check_memory(plan, chunk_size)
-    check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
+    check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.launches[0].inputs.params[:, 0], plan.dtype)
     total = plan.n_trajectories * plan.steps
     bar = progress_bar(total, progress)
     done = [0]
@@ -138,7 +138,7 @@ def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset
         return _simulate_on_cluster(plan, client, chunk_size, bar)
     results = []
     try:
-        for run in plan.runs:
+        for run in plan.launches:
             size = run.inputs.size
             step = size if chunk_size is None else int(chunk_size)
             parts = []
@@ -151,7 +151,7 @@ def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset
     finally:
         if bar is not None:
             bar.close()
-    losses = [final_loss(plan.landscape, run.inputs, result.w, 0, plan.dtype) for run, result in zip(plan.runs, results)]
+    losses = [final_loss(plan.landscape, run.inputs, result.w, 0, plan.dtype) for run, result in zip(plan.launches, results)]
     return build_dataset(plan, results, losses)
 
 
@@ -161,7 +161,7 @@ def _simulate_on_cluster(plan, client, chunk_size, bar) -> xr.Dataset:
 
     if chunk_size is None:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        per_run = plan.n_trajectories // len(plan.runs)
+        per_run = plan.n_trajectories // len(plan.launches)
         chunk_size = max(1, -(-per_run // (4 * workers)))
     tasks = plan_tasks(plan, int(chunk_size))
 

@@ -60,6 +60,6 @@ def test_array_form_kernel_compiles_to_ptx(dtype):
                         loss=array_loss, data={"s": H, "h": H},
                         groups={"a": slice(0, 2), "b": slice(2, D)}, form="array")
     req = make_plan("adam", land, X0, 3, hyper={"lr": {"a": 0.1, "b": 0.2}}, record_every=1, dtype=dtype,
-                    noise=sd.noise.Gaussian(0.1, 1)).runs[0].request
+                    noise=sd.noise.Gaussian(0.1, 1)).launches[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx

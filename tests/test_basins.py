@@ -310,7 +310,7 @@ def test_the_basins_kernel_compiles_to_ptx():
     from simdyn.plan import make_plan
 
     detector = sd.observe.Period(atol=1e-4, rtol=0.0, repeats=32, orbit=True)  # as sd.basins uses it
-    req = make_plan("adam", "double_well", np.full((2, 2), 0.1), steps=3, observers=[detector]).runs[0].request
+    req = make_plan("adam", "double_well", np.full((2, 2), 0.1), steps=3, observers=[detector]).launches[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx
 

@@ -112,7 +112,7 @@ def test_lane_layout_reads_lr_per_trajectory_and_adds_tables_only_when_needed():
     x1 = np.array([[0.5, 0.5]])
 
     def lanes(x0, **kw):
-        launch = make_plan("adam", "valley", x0, 5, **kw).runs[0]
+        launch = make_plan("adam", "valley", x0, 5, **kw).launches[0]
         return launch.request.layout.lane_rows, launch.inputs.tile_group
 
     assert lanes(np.zeros((1000, 2)), hyper={"beta1": [0.5, 0.9]}) == ((("Q", 0),), None)

@@ -22,7 +22,7 @@ X0 = np.array([[0.3, -0.2], [0.1, 0.4]])
 
 
 def request(optimizer, landscape="valley", x0=X0, **kwargs):
-    return make_plan(optimizer, landscape, x0, steps=3, **kwargs).runs[0].request
+    return make_plan(optimizer, landscape, x0, steps=3, **kwargs).launches[0].request
 
 
 @pytest.mark.parametrize("optimizer", list(sd.OPTIMIZERS))

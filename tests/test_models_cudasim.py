@@ -39,7 +39,7 @@ def test_mlp_on_cuda_equals_cpu_with_per_layer_learning_rates():
 def test_mlp_kernel_compiles_to_ptx(dtype):
     pytest.importorskip("numba.cuda")
     w0 = sd.landscapes.mlp_init(3, 3, 2, n=2)
-    req = make_plan("adam", network(), w0, 3, hyper={"lr": {"layer1": 0.1, "layer2": 0.2}}, dtype=dtype).runs[0].request
+    req = make_plan("adam", network(), w0, 3, hyper={"lr": {"layer1": 0.1, "layer2": 0.2}}, dtype=dtype).launches[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx
     assert "tanh" in ptx or "ex2" in ptx  # the hidden layer's tanh is in the kernel

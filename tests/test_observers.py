@@ -315,7 +315,7 @@ def test_kernel_with_the_escape_observers_compiles_to_ptx():
 
     observers = [sd.observe.Exit((0.0, 0.0), 1.0, norm="linf"), sd.observe.Hitting("nearest_minimum", 1e-3),
                  sd.observe.PathLength(), sd.observe.MaxStep()]
-    req = make_plan("adam", "double_well", np.full((2, 2), 0.1), steps=3, observers=observers).runs[0].request
+    req = make_plan("adam", "double_well", np.full((2, 2), 0.1), steps=3, observers=observers).launches[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx
 

@@ -393,7 +393,7 @@ def test_kernel_with_period_and_tail_compiles_to_ptx():
 
     for on in ("w", "state"):
         req = make_plan("adam", "sharp_valley", np.array([[0.9, 0.9]]), steps=3,
-                        observers=[sd.observe.Period(64, coords=["x"], on=on), sd.observe.Tail(8)]).runs[0].request
+                        observers=[sd.observe.Period(64, coords=["x"], on=on), sd.observe.Tail(8)]).launches[0].request
         assert ".entry" in compile_ptx(req)
 
 

@@ -23,7 +23,7 @@ from ..chunks import Block, plan_blocks
 
 @dataclass(frozen=True)
 class Task:
-    """Block ``block`` of the batch of optimizer ``plan.runs[optimizer_index]``; ``index`` counts
+    """Block ``block`` of the batch of optimizer ``plan.launches[optimizer_index]``; ``index`` counts
     the blocks of that optimizer; ``key`` names the task in part stores."""
 
     optimizer_index: int
@@ -38,12 +38,12 @@ class Task:
 def plan_tasks(plan, chunk_size: int | None) -> list[Task]:
     """Every block of every optimizer of ``plan``, in order."""
     blocks = plan_blocks(batch_shape(plan), chunk_size)
-    return [Task(r, i, block) for r in range(len(plan.runs)) for i, block in enumerate(blocks)]
+    return [Task(r, i, block) for r in range(len(plan.launches)) for i, block in enumerate(blocks)]
 
 
 def run_task(plan, task: Task) -> xr.Dataset:
     """Simulate one block and return its Dataset (``optimizer`` dim of length 1 when stacked)."""
-    run = plan.runs[task.optimizer_index]
+    run = plan.launches[task.optimizer_index]
     result = run_batch(run.request, run.inputs, start=task.block.start, stop=task.block.stop)
     loss = final_loss(plan.landscape, run.inputs, result.w, task.block.start, plan.dtype)
     ds = optimizer_dataset(plan, run, result, loss, task.block)
@@ -78,7 +78,7 @@ def full_shape(plan, part: xr.Dataset, name: str) -> tuple[int, ...]:
     """Shape of variable ``name`` over the whole study, from one block's dataset."""
     sizes = dict(zip(batch_dims(plan), batch_shape(plan)))
     if plan.stacked:
-        sizes["optimizer"] = len(plan.runs)
+        sizes["optimizer"] = len(plan.launches)
     var = part[name]
     return tuple(sizes.get(dim, var.sizes[dim]) for dim in var.dims)
 
@@ -112,5 +112,5 @@ def gather(plan, finished) -> xr.Dataset:
     coords.update(recorded_steps)
     ds = xr.Dataset({name: (specs[name][0], arrays[name], specs[name][1]) for name in arrays}, coords=coords)
     if plan.stacked:
-        ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.runs])
+        ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.launches])
     return finish_dataset(plan, ds, elapsed)

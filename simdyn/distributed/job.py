@@ -45,7 +45,7 @@ class JobPlan:
             output += output_bytes(plan)
             itemsize = 4 if plan.dtype == "float32" else 8
             d = plan.landscape.dim
-            for run in plan.runs:
+            for run in plan.launches:
                 per_traj = itemsize * d * (2 + run.request.layout.n_slots) + 8 * (1 + sum(run.request.layout.observer_slots))
                 for shape in run.inputs.observer_buffers:
                     if shape is not None:
@@ -59,12 +59,12 @@ class JobPlan:
     def describe(self) -> str:
         lines = [f"study {self.study.name}: output {self.output}"]
         for group, plan, tasks in self.groups:
-            n = plan.runs[0].inputs.size
-            blocks = len(tasks) // len(plan.runs)
+            n = plan.launches[0].inputs.size
+            blocks = len(tasks) // len(plan.launches)
             lines.append(
                 f"  group {group.name or '(single)'}: landscape {plan.landscape.name}, optimizers "
-                f"{', '.join(r.optimizer.name for r in plan.runs)}, {n:,} trajectories x {plan.steps:,} steps each, "
-                f"{len(tasks)} chunk(s) ({len(plan.runs)} optimizer(s) x {blocks} of <= "
+                f"{', '.join(r.optimizer.name for r in plan.launches)}, {n:,} trajectories x {plan.steps:,} steps each, "
+                f"{len(tasks)} chunk(s) ({len(plan.launches)} optimizer(s) x {blocks} of <= "
                 f"{max(t.block.size for t in tasks):,} trajectories), target {plan.target}"
             )
         mem = self.memory_estimate()

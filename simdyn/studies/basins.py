@@ -194,9 +194,9 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     detector = Period(max_period=int(max_period), atol=tol, rtol=0.0, repeats=int(repeats), orbit=True)
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params, observers=[detector],
                      dtype=dtype, target=target, diverge_threshold=diverge_threshold)
-    check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.runs[0].inputs.params[:, 0], plan.dtype)
+    check_landscape_compiles(plan.landscape, plan.initial.points[0], plan.launches[0].inputs.params[:, 0], plan.dtype)
 
-    lead = (len(plan.runs),) if plan.stacked else ()
+    lead = (len(plan.launches),) if plan.stacked else ()
     full_shape = lead + plan.sweep.shape + plan.initial.shape
     key_index = np.empty(full_shape, dtype=np.int32)
     table = KeyTable(tol / KEY_CELLS)
@@ -248,7 +248,7 @@ def _describe(plan, table: KeyTable, groups: np.ndarray, near_tol: float) -> lis
         run, index = table.owner[k]
         combo = index // n_ic
         cycle = table.cycle[k]
-        flat = tuple(float(v) for v in plan.runs[run].inputs.params[:, combo])
+        flat = tuple(float(v) for v in plan.launches[run].inputs.params[:, combo])
         name, rank, known = name_attractor(land, cycle, _param_values(plan, combo), near_tol)
         out.append({
             "known": known,
@@ -304,7 +304,7 @@ def _dataset(plan, key_index, table, confined, tol, near_tol, direction, max_per
 
     coords = {name: values for name, values in zip(plan.sweep.names, plan.sweep.values)}
     if plan.stacked:
-        coords["optimizer"] = [run.optimizer.name for run in plan.runs]
+        coords["optimizer"] = [run.optimizer.name for run in plan.launches]
     coords.update(plan.initial.coords)
     coords.update({"attractor_id": np.arange(n_attr), "coord": coord_labels(dim), "cycle_step": np.arange(longest)})
     stderr = np.sqrt(fraction * (1.0 - fraction) / n_points)

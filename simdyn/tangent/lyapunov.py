@@ -65,7 +65,7 @@ def lyapunov(optimizer, landscape, x0, steps: int, hyper=None, params=None, tran
     if isinstance(optimizer, (list, tuple)):
         raise ValueError("optimizer: lyapunov takes one optimizer; call it once per optimizer")
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params)
-    (run,) = plan.runs
+    (run,) = plan.launches
     if run.schedule.kind != "constant":
         raise ValueError("hyper: lyapunov supports a constant learning rate only")
     smap = step_map(run.optimizer, plan.landscape, {k: bool(run.hyper_used[k]) for k in run.optimizer.flags})
