@@ -18,13 +18,13 @@ Writes ``adam_cycle_stability.nc`` (refined orbits), ``adam_cycle_continuation.n
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 import simdyn as sd
+from _cli import add_out, script_parser
 from _report import TextLog
 from simdyn.analysis import adam_two_cycle, adam_two_cycle_multipliers
 from simdyn.analysis.periods import two_cycle_stability_boundary
@@ -34,8 +34,8 @@ H = np.array([[2.0]])  # f = x²
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="out/")
+    p = script_parser(__doc__)
+    add_out(p)
     p.add_argument("--quick", action="store_true", help="fewer beta1 values and steps")
     return p.parse_args(argv)
 

@@ -18,7 +18,6 @@ Lyapunov() ≤ 2.5× plain on Adam in 2-D. Usage: ``python scripts/bench_lyapuno
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -26,16 +25,17 @@ import time
 import numpy as np
 
 import simdyn as sd
+from _cli import add_out, script_parser
 from _report import TextLog
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=65536)
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--repeats", type=int, default=3)
+    p = script_parser(__doc__)
+    p.add_argument("--n", type=int, default=65536, help="trajectories (default 65536)")
+    p.add_argument("--steps", type=int, default=1000, help="steps per trajectory (default 1000)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats, the best is kept (default 3)")
     p.add_argument("--quick", action="store_true", help="n = 2048, steps = 200, one repeat")
-    p.add_argument("--out", default="out/")
+    add_out(p)
     return p.parse_args(argv)
 
 

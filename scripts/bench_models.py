@@ -18,7 +18,6 @@ Usage: ``python scripts/bench_models.py [--quick]`` (``--quick``: small sizes, a
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -28,6 +27,7 @@ import numba
 import numpy as np
 
 import simdyn as sd
+from _cli import script_parser
 from simdyn.engine.run import run_batch
 from simdyn.plan import make_plan
 
@@ -111,7 +111,7 @@ def _seconds(fn) -> float:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     args = parser.parse_args(argv)
     n, steps = (8, 5) if args.quick else (256, 40)

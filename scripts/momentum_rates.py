@@ -22,7 +22,6 @@ Writes ``momentum_rates_gd.nc``, ``momentum_rates_heavy_ball.nc``, ``momentum_ra
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -30,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 import simdyn as sd
+from _cli import add_out, script_parser
 from _report import TextLog
 
 L, MU = 10.0, 1.0
@@ -43,8 +43,8 @@ CHUNK = 16
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="out/")
+    p = script_parser(__doc__)
+    add_out(p)
     p.add_argument("--quick", action="store_true", help="coarser grids")
     return p.parse_args(argv)
 

@@ -15,6 +15,7 @@ from .optimizers import OPTIMIZERS, Hyper, Optimizer, get_optimizer
 from .analysis.boundaries import basin_entropy, uncertainty_exponent
 from .analysis.escape import escape_statistics
 from .simulate import simulate
+from .studies import basins, period_scan
 from .tangent import continue_orbit, lyapunov, refine_orbits
 
 __all__ = [

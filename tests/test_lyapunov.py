@@ -62,7 +62,13 @@ def test_lyapunov_rejects_bad_arguments():
         sd.lyapunov("sgd", "valley", x0, 10, hyper={"lr": -1.0})
 
 
+def test_array_form_landscapes_are_refused_by_name():
+    with pytest.raises(ValueError, match="tuple-form"):
+        sd.lyapunov("sgd", "quadratic", np.full((1, 11), 0.1), 10,
+                    params={"h": np.eye(11)})
+
+
 def test_spectrum_beyond_32_state_components_is_refused():
     h = np.eye(11)  # adam: 11 · (1 + 2) = 33 components
     with pytest.raises(ValueError, match="spectrum"):
-        sd.lyapunov("adam", "quadratic", np.full((1, 11), 0.1), 10, params={"h": h}, spectrum=True)
+        sd.lyapunov("adam", sd.landscapes.quadratic(h, form="tuple"), np.full((1, 11), 0.1), 10, spectrum=True)

@@ -65,6 +65,10 @@ class StepMap:
     def __init__(self, optimizer, landscape, flags: dict | None = None):
         self.optimizer = get_optimizer(optimizer)
         self.landscape = get_landscape(landscape) if isinstance(landscape, str) else landscape
+        if getattr(self.landscape, "form", "tuple") == "array":
+            raise ValueError(f"landscape {self.landscape.name!r}: tangent dynamics need a tuple-form landscape; "
+                             "array-form landscapes (d > 8 for the quadratic) need a Hessian-vector product, not yet "
+                             "available")
         flags = dict(flags or {})
         unknown = set(flags) - set(self.optimizer.flags)
         if unknown:
