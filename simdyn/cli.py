@@ -206,17 +206,24 @@ def _use_file_backend():
     matplotlib.use("Agg")
 
 
-def _cmd_plot(args) -> int:
-    from .plot import standard_figures
+def _read_file(path):
+    """(groups, datasets) of a simdyn file, or (None, the exit code of the error printed)."""
     from .study import file_groups, load_results
 
     try:
-        groups = file_groups(args.file)
-        result = load_results(args.file)
+        return file_groups(path), load_results(path)
     except BAD_INPUT as exc:
-        return _error(str(exc))
+        return None, _error(str(exc))
     except OSError as exc:
-        return _error(f"cannot read {args.file} as netCDF: {exc}")
+        return None, _error(f"cannot read {path} as netCDF: {exc}")
+
+
+def _cmd_plot(args) -> int:
+    from .plot import standard_figures
+
+    groups, result = _read_file(args.file)
+    if groups is None:
+        return result
     folder = Path(args.output_dir) if args.output_dir else Path(args.file).resolve().parent
     folder.mkdir(parents=True, exist_ok=True)
     stem = Path(args.file).stem
@@ -229,15 +236,10 @@ def _cmd_plot(args) -> int:
 
 def _cmd_info(args) -> int:
     from .file_info import describe
-    from .study import file_groups, load_results
 
-    try:
-        groups = file_groups(args.file)
-        result = load_results(args.file)
-    except BAD_INPUT as exc:
-        return _error(str(exc))
-    except OSError as exc:
-        return _error(f"cannot read {args.file} as netCDF: {exc}")
+    groups, result = _read_file(args.file)
+    if groups is None:
+        return result
     datasets = result if groups else {"": result}
     root = {}
     if groups:

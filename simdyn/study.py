@@ -70,6 +70,7 @@ import numpy as np
 import xarray as xr
 
 from . import observe
+from .io import groups as file_groups
 
 try:  # Python 3.11+
     import tomllib
@@ -594,17 +595,6 @@ def save_results(result, path) -> str:
         for name, ds in result.items():
             ds.to_netcdf(tmp, mode="a", group=name, engine="netcdf4", format="NETCDF4")
     return path
-
-
-def file_groups(path) -> list[str]:
-    """Names of the netCDF groups in ``path`` (empty for a single-Dataset file)."""
-    import netCDF4
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    with netCDF4.Dataset(path) as nc:
-        return list(nc.groups)
 
 
 def load_results(path, group: str | None = None):
