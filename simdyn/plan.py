@@ -295,10 +295,11 @@ def _validated(optimizer, landscape, x0, steps, hyper, params, observers, record
     land = get_landscape(landscape, params)
     if land.form == "array" and isinstance(landscape, str) and "h" in params and "h" not in land.params:
         params.pop("h")  # the array-form quadratic holds H as data
-    if land.form == "array" and observers:
+    unsupported = [type(obs).__name__ for obs in observers if obs.array_functions() is None]
+    if land.form == "array" and unsupported:
         raise ValueError(
-            f"observers: not yet available on array-form landscapes ({land.name!r}); "
-            "run without observers (status, stop_step, loss and recordings are available)"
+            f"observers: {', '.join(unsupported)} not yet available on array-form landscapes ({land.name!r}); "
+            "Exit, Hitting, PathLength and MaxStep are"
         )
     if land.form == "tuple" and land.dim > MAX_TUPLE_DIM:
         raise ValueError(

@@ -21,7 +21,14 @@ step of trajectory j:
    vectorises;
 3. the step is kept if every new coordinate is finite and within the divergence threshold,
    else the trajectory is frozen at its last state (F[j] = +t diverged, −t non-finite) and
-   skipped from then on.
+   skipped from then on;
+4. every observer m runs its ``update_array(O[j, slots of m], t, w_t, w_{t−1}, ok, q_m)``
+   (:mod:`simdyn.observe.base`), ``ok`` whether the step was applied, as in the tuple form:
+   at every step, frozen trajectories included (with w_t = w_{t−1} and ``ok`` False). Its slots
+   are a row of O (N, observer slots), its parameters the column ``q_m = OQ[rows of m, c_j]``
+   of the trajectory's combination c_j = G[j] // n_ic − first // n_ic; at t = 0 its
+   ``init_array(W[j], q_m, O[j, slots of m])``. (The engine transposes O back to the tuple
+   form's (slots, N) before ``finalize``.)
 
 The CPU kernel tiles trajectories as the tuple form does (tile constants and lane rows, see
 :mod:`simdyn.engine.tiling`); the CUDA kernel runs one thread per trajectory with scratch rows
@@ -30,6 +37,8 @@ in global memory.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .codegen import (
     ARGUMENTS,
     KernelLayout,
@@ -37,6 +46,7 @@ from .codegen import (
     _combination_tuples,
     _indent,
     _lr_varies_per_trajectory,
+    _observer_offsets,
     _schedules,
     _suffix,
     _tuple,
@@ -68,6 +78,33 @@ def _data_tuple(layout: KernelLayout) -> str:
     return "data = " + _tuple(data_names(layout))
 
 
+def _tables(layout: KernelLayout) -> KernelLayout:
+    """The layout the table helpers of :mod:`codegen` see: without observers, whose parameters
+    the array form reads as columns of OQ per trajectory (:func:`_observer_calls`)."""
+    return replace(layout, observer_slots=(), observer_params=())
+
+
+def _observer_calls(layout: KernelLayout, j: str, function: str, arguments: str) -> list[str]:
+    """``observer_<function>_m(…)`` for every observer of trajectory ``j``: ``arguments`` is a
+    format string of ``o`` (the observer's slot row) and ``q`` (its parameter column)."""
+    if not layout.observer_slots:
+        return []
+    lines = [f"cj = G[{j}] // n_ic - first // n_ic"]
+    for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        o, q = f"O[{j}, {so}:{so + ns}]", f"OQ[{qo}:{qo + nq}, cj]"
+        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)})")
+    return lines
+
+
+def _observer_init(layout: KernelLayout, j: str) -> list[str]:
+    return _observer_calls(layout, j, "init", "W[" + j + "], {q}, {o}")
+
+
+def _frozen_observers(layout: KernelLayout, j: str) -> list[str]:
+    """The observers' update on a step a frozen trajectory does not take."""
+    return _observer_calls(layout, j, "update", "{o}, t, W[" + j + "], W[" + j + "], False, {q}")
+
+
 def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
     """One step of trajectory ``j`` (frozen trajectories are skipped by the caller)."""
     slots = _tuple([f"S[{i}, {j}, k]" for i in range(layout.n_slots)])
@@ -95,11 +132,13 @@ def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
         ]
     lines += [
         "if outside == 0:",
+        *_indent(_observer_calls(layout, j, "update", "{o}, t, n, w, True, {q}"), 1),
         "    for k in range(d):",
         f"        W[{j}, k] = n[k]",
         *[f"        S[{i}, {j}, k] = u[{i}, k]" for i in range(layout.n_slots)],
         "else:",
         f"    F[{j}] = FT(t) if nonfinite == 0 else FT(-t)",
+        *_indent(_frozen_observers(layout, j), 1),
     ]
     return lines
 
@@ -117,10 +156,12 @@ def cpu_source(layout: KernelLayout) -> str:
         f"u = np.empty(({layout.n_slots}, d), dtype=DTYPE)",
         *(["WT = np.zeros((TILE_ROWS, d), dtype=DTYPE)", "GT = np.empty((TILE_ROWS, d), dtype=DTYPE)"]
           if layout.tile_grad else ["g = np.empty(d, dtype=DTYPE)"]),
-        *_combination_scalars(layout),
-        *_combination_tuples(layout, "j", per_trajectory=False),
+        *_combination_scalars(_tables(layout)),
+        *_combination_tuples(_tables(layout), "j", per_trajectory=False),
     ]
-    per_trajectory = _combination_tuples(layout, "j", per_trajectory=True)
+    if layout.observer_slots:
+        tile += ["if t_begin == 0:", "    for j in range(lo, hi):", *_indent(_observer_init(layout, "j"), 2)]
+    per_trajectory = _combination_tuples(_tables(layout), "j", per_trajectory=True)
     schedule = _schedules(layout)
     lane_lr = _lr_varies_per_trajectory(layout)
     tile += ["for t in range(t_begin + 1, t_end + 1):"]
@@ -135,7 +176,7 @@ def cpu_source(layout: KernelLayout) -> str:
         gradient = ["g = GT[j - lo]"]
     else:
         gradient = ["grad(w, p, data, t, g)"]
-    inner = ["if F[j] != 0:", "    continue", *per_trajectory, *(schedule if lane_lr else []),
+    inner = ["if F[j] != 0:", *_indent(_frozen_observers(layout, "j"), 1), "    continue", *per_trajectory, *(schedule if lane_lr else []),
              *_step(layout, "j", gradient)]
     tile += ["    for j in range(lo, hi):"] + _indent(inner, 2)
     if layout.record:
@@ -159,12 +200,16 @@ def cuda_source(layout: KernelLayout) -> str:
         "g = GS[j]",
         "n = NS[j]",
         "u = US[:, j, :]",
-        *_combination_scalars(layout),
-        *_combination_tuples(layout, "j", per_trajectory=False),
-        *_combination_tuples(layout, "j", per_trajectory=True),
-        "for t in range(t_begin + 1, t_end + 1):",
+        *_combination_scalars(_tables(layout)),
+        *_combination_tuples(_tables(layout), "j", per_trajectory=False),
+        *_combination_tuples(_tables(layout), "j", per_trajectory=True),
     ]
+    if layout.observer_slots:
+        thread += ["if t_begin == 0:", *_indent(_observer_init(layout, "j"), 1)]
+    thread += ["for t in range(t_begin + 1, t_end + 1):"]
     step = ["if F[j] == 0:"] + _indent(_schedules(layout) + _step(layout, "j", ["grad(w, p, data, t, g)"]), 1)
+    if layout.observer_slots:
+        step += ["else:", *_indent(_frozen_observers(layout, "j"), 1)]
     if layout.record:
         step += ["if t % rec_every == 0:", "    for k in range(d):", "        R[t // rec_every, j, k] = W[j, k]"]
     thread += _indent(step, 1)

@@ -86,14 +86,22 @@ def _namespace(req: KernelRequest) -> dict:
             ns["TILE_ROWS"] = array_codegen.TILE_ROWS
     if req.layout.noise:
         ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
-    for m, obs in enumerate(req.observers):
-        ns[f"observer_init_{m}"] = compile_scalar(type(obs).init, target, "float64")
-        ns[f"observer_update_{m}"] = compile_scalar(type(obs).update, target, "float64")
+    for m, (init, update) in enumerate(_observer_functions(req)):
+        ns[f"observer_init_{m}"] = compile_scalar(init, target, "float64")
+        ns[f"observer_update_{m}"] = compile_scalar(update, target, "float64")
     if target == "cuda":
         from numba import cuda
 
         ns["cuda"] = cuda
     return ns
+
+
+def _observer_functions(req: KernelRequest) -> list[tuple]:
+    """(init, update) of each observer: the tuple functions, or on an array-form landscape
+    ``array_functions()`` (see :mod:`simdyn.observe.base`)."""
+    if req.layout.form == "array":
+        return [obs.array_functions() for obs in req.observers]
+    return [(type(obs).init, type(obs).update) for obs in req.observers]
 
 
 def kernel_source(req: KernelRequest) -> str:
@@ -139,8 +147,8 @@ def _disk_cached_kernel(req: KernelRequest):
         "TILE_ROWS": array_codegen.TILE_ROWS,
         "normal_pair": rng.normal_pair,
         "FLAGS": req.flags,
-        **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)},
-        **{f"observer_update_{m}": type(obs).update for m, obs in enumerate(req.observers)},
+        **{f"observer_init_{m}": init for m, (init, _) in enumerate(_observer_functions(req))},
+        **{f"observer_update_{m}": update for m, (_, update) in enumerate(_observer_functions(req))},
     }
     digest = kernel_digest(source, pieces, f"cpu {req.dtype} {LLVM_OPTIONS}")
     if digest is None:

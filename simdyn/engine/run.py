@@ -218,7 +218,7 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop:
     a = {"W": np.ascontiguousarray(inp.x0[g % n_ic], dtype=dt)}
     a["S"] = np.ascontiguousarray(np.broadcast_to(inp.init_state[:, combo, None], (req.layout.n_slots, n, d)), dtype=dt)
     a["F"] = np.zeros(n, dtype=np.int32 if dt == np.float32 else np.int64)
-    a["O"] = np.zeros((0, n), dtype=np.float64)
+    a["O"] = np.zeros((n, sum(req.layout.observer_slots)), dtype=np.float64)  # a row per trajectory
     if inp.record_every:
         a["R"] = np.zeros((inp.steps // inp.record_every + 1, n, d), dtype=dt)
         a["R"][0] = a["W"]
@@ -367,13 +367,13 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
     buffer_arrays = iter([fetch(name) for name in req.layout.buffer_args()])
     host_buffers = [None if b is None else next(buffer_arrays) for b in buffers]
     columns = _columns(n, order)
-    if array_form:  # rows of d coordinates -> the (…, d, N) layout of the results
+    if array_form:  # rows of d coordinates (of observer slots) -> the (…, d, N) layout of the results
         w_prev = w_prev.T
         fetch_rows = fetch
 
         def fetch(name):
             a = fetch_rows(name)
-            return np.swapaxes(a, -1, -2) if name in ("W", "S", "R") else a
+            return np.swapaxes(a, -1, -2) if name in ("W", "S", "R", "O") else a
     return BatchResult(
         w=columns(fetch("W")),
         w_prev=columns(w_prev),

@@ -36,6 +36,19 @@ slot is loaded and stored at every step). :meth:`Observer.observed_width` gives 
 The ``state`` dict given to ``finalize`` also holds ``"w0"`` and ``"wT"``, the (N, d) initial
 and final points, supplied by the engine (no slot needed for them).
 
+On array-form landscapes (any d, :mod:`simdyn.engine.array_codegen`) an observer supplies
+plain functions on arrays instead, :meth:`Observer.array_functions`:
+
+* ``init_array(w, q, o)``: w the (d,) initial point, ``o`` the trajectory's (slots,) float64
+  row, written in place;
+* ``update_array(o, t, w, w_prev, active, q)``: after step t with w = w_t and w_prev = w_{t−1}
+  ((d,) arrays), ``active`` whether the step was applied (a frozen trajectory's w equals
+  w_prev); ``q`` the combination's (params,) float64 parameters.
+
+They are written once with plain loops over k < len(w), so nothing grows with d, and compile
+for the CPU and CUDA. The slots and ``finalize`` are those of the tuple form, so both forms give
+the same variables.
+
 ``finalize`` may return the key ``"status"`` with an (N,) array of status codes
 (:data:`simdyn.status.STATUS`); it replaces the engine's converged/bounded verdict, never a
 diverged or non-finite one.
@@ -88,6 +101,11 @@ class Observer:
         """(length, width) of a per-trajectory float64 history buffer, or None (the default)."""
         return None
 
+    def array_functions(self) -> tuple[Callable, Callable] | None:
+        """``(init_array, update_array)`` for array-form landscapes (module docstring), or None
+        when the observer is not available there (the default)."""
+        return None
+
     def params(self, dim: int) -> tuple[float, ...]:
         """Run-time parameters ``q`` passed to ``init`` and ``update``."""
         return ()
@@ -118,4 +136,5 @@ class Observer:
             self.observed_width(dim),
             self.sees_state,
             self.sees_previous,
+            self.array_functions(),
         )

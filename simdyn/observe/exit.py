@@ -35,6 +35,40 @@ def _as_center(center) -> np.ndarray:
     return arr
 
 
+def exit_init_array(w, q, o):
+    """Array form of ``init``: not exited (exit_step = −1)."""
+    o[0] = -1.0
+    for k in range(w.shape[0]):
+        o[k + 1] = 0.0
+
+
+def _exit_store(o, t, w):
+    o[0] = float(t)
+    for k in range(w.shape[0]):
+        o[k + 1] = w[k]
+
+
+def exit_update_array_l2(o, t, w, w_prev, active, q):
+    """Array form of ``update``, Euclidean norm: exits when Σ_k (w_k − c_k)² > r² = q[d]."""
+    d = w.shape[0]
+    squared = 0.0
+    for k in range(d):
+        e = w[k] - q[k]
+        squared += e * e
+    if (o[0] < 0.0) and active and (squared > q[d]):
+        _exit_store(o, t, w)
+
+
+def exit_update_array_linf(o, t, w, w_prev, active, q):
+    """Array form of ``update``, maximum norm: exits when some |w_k − c_k| > r = q[d]."""
+    d = w.shape[0]
+    outside = False
+    for k in range(d):
+        outside = outside or (abs(w[k] - q[k]) > q[d])
+    if (o[0] < 0.0) and active and outside:
+        _exit_store(o, t, w)
+
+
 class Exit(GeneratedObserver):
     """Exit time from the ball ‖w − center‖ ≤ radius: variables ``exit_step`` and ``exit_point``.
 
@@ -81,6 +115,9 @@ class Exit(GeneratedObserver):
 
     def source_key(self, dim):
         return (dim, self.norm)
+
+    def array_functions(self):
+        return exit_init_array, exit_update_array_l2 if self.norm == "l2" else exit_update_array_linf
 
     def source(self, dim):
         offsets = [f"e{k} = w{k} - q[{k}]" for k in range(dim)]

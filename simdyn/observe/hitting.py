@@ -62,6 +62,41 @@ def nearest_minimum_targets(landscape, params: dict) -> tuple[np.ndarray, bool]:
     return first, any(not np.array_equal(s, first) for s in sets)
 
 
+def _nearest_array(w, q):
+    """(min_i ‖w − m_i‖², i) over the targets m_i = q[1 + i·d : 1 + (i + 1)·d], the first on ties."""
+    d = w.shape[0]
+    best = 0.0
+    index = 0.0
+    for i in range((q.shape[0] - 1) // d):
+        squared = 0.0
+        for k in range(d):
+            e = w[k] - q[1 + i * d + k]
+            squared += e * e
+        if i == 0 or squared < best:
+            best = squared
+            index = float(i)
+    return best, index
+
+
+def hitting_init_array(w, q, o):
+    """Array form of ``init``: hit_step = 0 when w_0 is within tol of a target, else −1."""
+    best, index = _nearest_array(w, q)
+    hit = best <= q[0]
+    o[0] = 0.0 if hit else -1.0
+    if o.shape[0] > 1:
+        o[1] = index if hit else -1.0
+
+
+def hitting_update_array(o, t, w, w_prev, active, q):
+    """Array form of ``update``: the first t with min_i ‖w_t − m_i‖² ≤ tol² = q[0]."""
+    if (o[0] < 0.0) and active:
+        best, index = _nearest_array(w, q)
+        if best <= q[0]:
+            o[0] = float(t)
+            if o.shape[0] > 1:
+                o[1] = index
+
+
 class Hitting(GeneratedObserver):
     """Hitting time of a tolerance ball around a target: variable ``hit_step`` (and ``hit_target``
     when there are several targets).
@@ -134,6 +169,9 @@ class Hitting(GeneratedObserver):
 
     def source_key(self, dim):
         return (dim, self._count())
+
+    def array_functions(self):
+        return hitting_init_array, hitting_update_array
 
     def source(self, dim):
         count = self._count()

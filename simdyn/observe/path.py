@@ -15,9 +15,42 @@ slots hold only what they accumulate; the displacement uses the engine's w_0 and
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._source import GeneratedObserver, tuple_source
+
+
+def path_init_array(w, q, o):
+    """Array form of ``init``: length 0."""
+    o[0] = 0.0
+
+
+def path_update_array(o, t, w, w_prev, active, q):
+    """Array form of ``update``: adds ‖w_t − w_{t−1}‖₂ (|·| in 1-D, as the tuple form)."""
+    d = w.shape[0]
+    if d == 1:
+        step = abs(w[0] - w_prev[0])
+    else:
+        squared = 0.0
+        for k in range(d):
+            s = w[k] - w_prev[k]
+            squared += s * s
+        step = math.sqrt(squared)
+    o[0] = o[0] + step
+
+
+def max_step_init_array(w, q, o):
+    """Array form of ``init``: every maximum 0."""
+    for k in range(w.shape[0]):
+        o[k] = 0.0
+
+
+def max_step_update_array(o, t, w, w_prev, active, q):
+    """Array form of ``update``: o_k = max(o_k, |w_{t,k} − w_{t−1,k}|)."""
+    for k in range(w.shape[0]):
+        o[k] = max(o[k], abs(w[k] - w_prev[k]))
 
 
 class PathLength(GeneratedObserver):
@@ -34,6 +67,9 @@ class PathLength(GeneratedObserver):
 
     def source_key(self, dim):
         return (dim,)
+
+    def array_functions(self):
+        return path_init_array, path_update_array
 
     def source(self, dim):
         steps = [f"s{k} = w{k} - p{k}" for k in range(dim)]
@@ -68,6 +104,9 @@ class MaxStep(GeneratedObserver):
 
     def source_key(self, dim):
         return (dim,)
+
+    def array_functions(self):
+        return max_step_init_array, max_step_update_array
 
     def source(self, dim):
         state = [f"max(o[{k}], abs(w{k} - p{k}))" for k in range(dim)]
