@@ -1,4 +1,4 @@
-"""Observers on array-form landscapes (Exit, Hitting, PathLength, MaxStep).
+"""Observers on array-form landscapes (Exit, Hitting, PathLength, MaxStep, Tail).
 
 Oracles: for d ≤ 4 the same observer on the tuple-form quadratic (itself tested against closed
 forms in test_observers / test_path_observers); at d = 50, where the tuple form does not
@@ -16,10 +16,7 @@ from cudasim_helpers import both_targets
 from simdyn.engine.kernels import compile_ptx
 from simdyn.plan import make_plan
 
-RNG = np.random.default_rng(11)
-
-
-def spd(d, rng=RNG):
+def spd(d, rng):
     a = rng.normal(size=(d, d))
     return a @ a.T / d + np.eye(d)
 
@@ -30,10 +27,11 @@ def observers(d):
         sd.observe.Hitting(tol=0.05),  # the quadratic's known minimum, 0
         sd.observe.PathLength(),
         sd.observe.MaxStep(),
+        sd.observe.Tail(k=7),
     ]
 
 
-OBSERVER_VARIABLES = ("exit_step", "exit_point", "hit_step", "path_length", "displacement", "max_step")
+OBSERVER_VARIABLES = ("exit_step", "exit_point", "hit_step", "path_length", "displacement", "max_step", "tail")
 STEP_VARIABLES = ("exit_step", "hit_step", "hit_target", "status", "stop_step")
 
 
@@ -48,8 +46,9 @@ def assert_same_variables(got, expected, names):
 
 @pytest.mark.parametrize("d", [1, 2, 4])
 def test_array_form_observers_equal_tuple_form(d):
-    h = spd(d)
-    x0 = RNG.normal(size=(9, d)) * 1.5
+    rng = np.random.default_rng(d)
+    h = spd(d, rng)
+    x0 = rng.normal(size=(9, d)) * 1.5
     runs = {form: sd.simulate("adam", sd.landscapes.quadratic(h, form=form), x0, 150,
                               hyper={"lr": [0.02, 0.2]}, observers=observers(d), progress=False)
             for form in ("tuple", "array")}
@@ -60,12 +59,12 @@ def test_array_form_observers_equal_tuple_form(d):
 def test_linf_exit_several_targets_and_divergence_equal_tuple_form():
     """The max-norm ball, several hitting targets (hit_target) and trajectories frozen by the
     divergence threshold (lr 3 on SGD diverges on this H) give the tuple form's variables."""
-    d = 3
-    h = spd(d)
-    x0 = RNG.normal(size=(8, d))
+    d, rng = 3, np.random.default_rng(5)
+    h = spd(d, rng)
+    x0 = rng.normal(size=(8, d))
     targets = np.array([np.zeros(d), x0[0] * 0.5])
     obs = [sd.observe.Exit(center=0.0, radius=0.8, norm="linf"), sd.observe.Hitting(target=targets, tol=0.3),
-           sd.observe.PathLength(), sd.observe.MaxStep()]
+           sd.observe.PathLength(), sd.observe.MaxStep(), sd.observe.Tail(k=4)]
     runs = {form: sd.simulate("sgd", sd.landscapes.quadratic(h, form=form), x0, 120,
                               hyper={"lr": [0.05, 3.0]}, observers=obs, progress=False)
             for form in ("tuple", "array")}
@@ -76,14 +75,14 @@ def test_linf_exit_several_targets_and_divergence_equal_tuple_form():
 
 def test_d50_observers_equal_numpy_definitions_on_a_recording():
     """At d = 50 each variable equals its definition evaluated in NumPy on w_0 … w_T."""
-    d, steps = 50, 80
-    h = spd(d)
-    x0 = RNG.normal(size=(5, d)) * 0.3
+    d, steps, rng = 50, 80, np.random.default_rng(50)
+    h = spd(d, rng)
+    x0 = rng.normal(size=(5, d)) * np.array([0.05, 0.1, 0.15, 0.3, 0.3])[:, None]
     center, radius, tol = 0.05 * np.ones(d), 1.6, 0.5
     ds = sd.simulate("adam", sd.landscapes.quadratic(h, form="array"), x0, steps, hyper={"lr": 0.05},
                      record_every=1, progress=False,
                      observers=[sd.observe.Exit(center=center, radius=radius), sd.observe.Hitting(tol=tol),
-                                sd.observe.PathLength(), sd.observe.MaxStep()])
+                                sd.observe.PathLength(), sd.observe.MaxStep(), sd.observe.Tail(k=6)])
     path = ds.trajectory.transpose("traj", "step", "coord").values  # (traj, T + 1, d)
     assert path.shape == (5, steps + 1, d)
     t = np.arange(steps + 1)
@@ -101,12 +100,13 @@ def test_d50_observers_equal_numpy_definitions_on_a_recording():
     np.testing.assert_allclose(ds.path_length.values, np.linalg.norm(steps_taken, axis=2).sum(axis=1), rtol=1e-12)
     np.testing.assert_allclose(ds.displacement.values, np.linalg.norm(path[:, -1] - path[:, 0], axis=1), rtol=1e-12)
     np.testing.assert_allclose(ds.max_step.values, np.abs(steps_taken).max(axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(ds["tail"].transpose("traj", "tail_step", "coord").values, path[:, -6:])
 
 
 def test_array_form_observers_do_not_depend_on_chunking():
-    d = 6
-    h = spd(d)
-    x0 = RNG.normal(size=(7, d))
+    d, rng = 6, np.random.default_rng(6)
+    h = spd(d, rng)
+    x0 = rng.normal(size=(7, d))
     kwargs = dict(hyper={"lr": [0.03, 0.1, 0.3]}, observers=observers(d), progress=False)
     land = sd.landscapes.quadratic(h, form="array")
     whole = sd.simulate("adam", land, x0, 60, **kwargs)
@@ -116,8 +116,8 @@ def test_array_form_observers_do_not_depend_on_chunking():
 
 
 def test_unsupported_observers_are_refused_by_name_on_array_form():
-    land = sd.landscapes.quadratic(spd(3), form="array")
-    with pytest.raises(ValueError, match=r"observers: Period.*array-form"):
+    land = sd.landscapes.quadratic(spd(3, np.random.default_rng(3)), form="array")
+    with pytest.raises(ValueError, match=r"observers: Period not yet available on array-form"):
         sd.simulate("adam", land, np.zeros((1, 3)), 5, observers=[sd.observe.Period(), sd.observe.PathLength()])
 
 
@@ -125,9 +125,9 @@ def test_unsupported_observers_are_refused_by_name_on_array_form():
 def test_array_form_observers_on_cuda_equal_cpu():
     """Oracle: the CPU kernel. Both take the per-trajectory gradient loop on this landscape, so the
     observers see the same points (rtol 1e-12; steps exact); SGD at lr 3 diverges (frozen rows)."""
-    d = 5
-    land = sd.landscapes.quadratic(spd(d), form="array")
-    x0 = RNG.normal(size=(3, d))
+    d, rng = 5, np.random.default_rng(7)
+    land = sd.landscapes.quadratic(spd(d, rng), form="array")
+    x0 = rng.normal(size=(3, d))
     cpu, gpu = both_targets("sgd", land, x0, 30, hyper={"lr": [0.1, 3.0]}, observers=observers(d))
     assert np.any(cpu.status.values == sd.status.STATUS["diverged"])
     assert_same_variables(gpu, cpu, OBSERVER_VARIABLES + ("status",))
@@ -141,7 +141,8 @@ def test_array_form_kernel_with_observers_compiles_to_ptx(dtype):
     obs = observers(d)
     obs[0] = sd.observe.Exit(radius=1.0, norm="linf")
     obs[1] = sd.observe.Hitting(target=np.eye(d)[:2], tol=0.1)
-    req = make_plan("adam", sd.landscapes.quadratic(spd(d), form="array"), RNG.normal(size=(2, d)), 3,
+    rng = np.random.default_rng(8)
+    req = make_plan("adam", sd.landscapes.quadratic(spd(d, rng), form="array"), rng.normal(size=(2, d)), 3,
                     dtype=dtype, observers=obs).launches[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx

@@ -27,8 +27,9 @@ step of trajectory j:
    at every step, frozen trajectories included (with w_t = w_{t−1} and ``ok`` False). Its slots
    are a row of O (N, observer slots), its parameters the column ``q_m = OQ[rows of m, c_j]``
    of the trajectory's combination c_j = G[j] // n_ic − first // n_ic; at t = 0 its
-   ``init_array(W[j], q_m, O[j, slots of m])``. (The engine transposes O back to the tuple
-   form's (slots, N) before ``finalize``.)
+   ``init_array(W[j], q_m, O[j, slots of m])``. An observer with a history buffer also gets
+   its trajectory's (length, width) row B<m>[j] last. (The engine transposes O and B<m> back
+   to the tuple form's (slots, N) and (length, width, N) before ``finalize``.)
 
 The CPU kernel tiles trajectories as the tuple form does (tile constants and lane rows, see
 :mod:`simdyn.engine.tiling`); the CUDA kernel runs one thread per trajectory with scratch rows
@@ -45,6 +46,7 @@ from .codegen import (
     _combination_scalars,
     _combination_tuples,
     _indent,
+    _has,
     _lr_varies_per_trajectory,
     _observer_offsets,
     _schedules,
@@ -66,8 +68,10 @@ def data_names(layout: KernelLayout) -> list[str]:
 
 
 def array_argument_names(layout: KernelLayout) -> list[str]:
-    """The array-form kernel's arguments: :data:`codegen.ARGUMENTS`, scratch rows, data."""
-    return [name for name, _, _ in ARGUMENTS] + [name for name, _, _ in SCRATCH] + data_names(layout)
+    """The array-form kernel's arguments: :data:`codegen.ARGUMENTS`, scratch rows, data, then the
+    observers' history buffers B<m> (N, length, width)."""
+    return [name for name, _, _ in ARGUMENTS] + [name for name, _, _ in SCRATCH] + data_names(layout) \
+        + layout.buffer_args()
 
 
 def _signature(layout: KernelLayout) -> str:
@@ -92,7 +96,8 @@ def _observer_calls(layout: KernelLayout, j: str, function: str, arguments: str)
     lines = [f"cj = G[{j}] // n_ic - first // n_ic"]
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         o, q = f"O[{j}, {so}:{so + ns}]", f"OQ[{qo}:{qo + nq}, cj]"
-        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)})")
+        buffer = f", B{m}[{j}]" if _has(layout.observer_buffers, m) else ""
+        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)}{buffer})")
     return lines
 
 

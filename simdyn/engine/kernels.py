@@ -204,7 +204,8 @@ def cuda_signature(req: KernelRequest) -> tuple:
     arguments = tuple(array_or_scalar(kind, ndim) for _, kind, ndim in ARGUMENTS)
     if req.layout.form == "array":
         scratch = tuple(array_or_scalar(kind, ndim) for _, kind, ndim in array_codegen.SCRATCH)
-        return arguments + scratch + tuple(types.Array(element["real"], ndim, "C") for ndim in req.layout.data_ndims)
+        data = tuple(types.Array(element["real"], ndim, "C") for ndim in req.layout.data_ndims)
+        arguments = arguments + scratch + data
     return arguments + tuple(types.Array(types.float64, 3, "C") for _ in req.layout.buffer_args())
 
 

@@ -239,7 +239,10 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop:
     a["US"] = np.zeros((req.layout.n_slots, n, d) if cuda else (1, 1, 1), dtype=dt)
     for i, array in enumerate(req.landscape.data_arrays):
         a[f"D{i}"] = np.ascontiguousarray(array, dtype=dt)
-    return a, [None for _ in inp.observer_buffers]
+    # History buffers: a (length, width) block per trajectory, (n, length, width).
+    buffers = [None if shape is None else np.zeros((n, *shape), dtype=np.float64) for shape in inp.observer_buffers]
+    a.update({name: b for name, b in zip(req.layout.buffer_args(), [b for b in buffers if b is not None])})
+    return a, buffers
 
 
 def launch_bytes(req: KernelRequest, inp: BatchInputs, n: int) -> int:
@@ -369,6 +372,7 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
     columns = _columns(n, order)
     if array_form:  # rows of d coordinates (of observer slots) -> the (…, d, N) layout of the results
         w_prev = w_prev.T
+        host_buffers = [None if b is None else np.moveaxis(b, 0, -1) for b in host_buffers]
         fetch_rows = fetch
 
         def fetch(name):

@@ -45,6 +45,9 @@ plain functions on arrays instead, :meth:`Observer.array_functions`:
   ((d,) arrays), ``active`` whether the step was applied (a frozen trajectory's w equals
   w_prev); ``q`` the combination's (params,) float64 parameters.
 
+With a history buffer both also receive, last, the trajectory's (length, width) float64 block
+``buf`` (indexed ``buf[row, k]``); ``finalize`` still gets the (length, width, N) array.
+
 They are written once with plain loops over k < len(w), so nothing grows with d, and compile
 for the CPU and CUDA. The slots and ``finalize`` are those of the tuple form, so both forms give
 the same variables.

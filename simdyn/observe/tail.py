@@ -13,6 +13,21 @@ from ._ring import ring_row, unroll
 from .base import Observer
 
 
+def tail_init_array(w, q, o, buf):
+    """Array form of ``init``: w_0 into row 0 of the trajectory's (k, d) ring ``buf``."""
+    for k in range(w.shape[0]):
+        buf[0, k] = w[k]
+    o[0] = 0.0
+
+
+def tail_update_array(o, t, w, w_prev, active, q, buf):
+    """Array form of ``update``: w_t into row t mod k (every step, as the tuple form)."""
+    row = ring_row(t, buf.shape[0])
+    for k in range(w.shape[0]):
+        buf[row, k] = w[k]
+    o[0] = float(t)
+
+
 class Tail(Observer):
     """The last ``k`` states w_{T−k+1} … w_T: ``sd.observe.Tail(k)``.
 
@@ -36,6 +51,9 @@ class Tail(Observer):
 
     def attrs(self):
         return {"k": self.k}
+
+    def array_functions(self):
+        return tail_init_array, tail_update_array
 
     @staticmethod
     def init(w, q, buf, j):
