@@ -41,7 +41,7 @@ def _assert_same(grid_point, rerun):
             np.testing.assert_array_equal(np.asarray(grid_point[name].values), np.asarray(rerun[name].values), err_msg=name)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("chunk_size", [None, 7, 100])
 def test_lr_beta1_grid_over_one_point_equals_initial_point_batches(dtype, chunk_size):
     lrs, betas = np.geomspace(1e-3, 0.6, 24), np.linspace(0.0, 0.95, 23)
@@ -54,9 +54,9 @@ def test_lr_beta1_grid_over_one_point_equals_initial_point_batches(dtype, chunk_
 
 @pytest.mark.parametrize("optimizer, hyper", [
     ("adam", {"beta2": np.linspace(0.9, 0.9999, 40)}),           # per-trajectory hyperparameters (βᵗ per lane)
-    ("rmsprop", {"alpha": np.linspace(0.5, 0.99, 40)}),
-    ("momentum", {"lr": np.geomspace(1e-3, 0.9, 40), "momentum": [0.0, 0.5, 0.9]}),
-    ("nadam", {"lr": np.geomspace(1e-3, 0.9, 40)}),
+    pytest.param("rmsprop", {"alpha": np.linspace(0.5, 0.99, 40)}, marks=pytest.mark.slow),
+    pytest.param("momentum", {"lr": np.geomspace(1e-3, 0.9, 40), "momentum": [0.0, 0.5, 0.9]}, marks=pytest.mark.slow),
+    pytest.param("nadam", {"lr": np.geomspace(1e-3, 0.9, 40)}, marks=pytest.mark.slow),
 ])
 def test_other_sweeps_over_one_point_equal_initial_point_batches(optimizer, hyper):
     grid = sd.simulate(optimizer, "rosenbrock", X1, 80, hyper=hyper, observers=observers(), record_every=10,
