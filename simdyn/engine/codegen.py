@@ -55,6 +55,9 @@ class KernelLayout:
     observer_buffers: tuple[bool, ...] = ()
     observer_sees_state: tuple[bool, ...] = ()
     observer_sees_previous: tuple[bool, ...] = ()
+    #: Observers whose first d·(1 + n_slots) slots are a tangent vector ż of the state that the
+    #: step advances with its JVP and renormalises (:class:`simdyn.observe.Lyapunov`; at most one).
+    observer_tangent: tuple[bool, ...] = ()
     #: Table rows that vary inside a CPU tile, read per trajectory: ("H" | "Q" | "P", row) from
     #: the lane array LR (in this order), ("OQ", row) from LQ. Empty when every tile holds one
     #: combination.
@@ -120,14 +123,37 @@ def _observer_offsets(layout: KernelLayout) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def _tangent(layout: KernelLayout) -> tuple[int, int] | None:
+    """(observer index, slot offset) of the tangent observer, or None."""
+    for m, (so, _, _, _) in enumerate(_observer_offsets(layout)):
+        if _has(layout.observer_tangent, m):
+            return m, so
+    return None
+
+
+def _tangent_names(layout: KernelLayout, so: int) -> tuple[list[str], list[list[str]]]:
+    """The observer slots holding ẇ (per coordinate) and ṡ (per coordinate, per optimizer slot)."""
+    d, n = layout.dim, layout.n_slots
+    dw = [f"ob_{so + k}" for k in range(d)]
+    ds = [[f"ob_{so + d * (1 + i) + k}" for i in range(n)] for k in range(d)]
+    return dw, ds
+
+
 def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m."""
     d = layout.dim
+    tangent = _tangent(layout)
     w = [f"w_{k}" for k in range(d)]
     g = [f"g_{k}" for k in range(d)]
     n = [f"n_{k}" for k in range(d)]
-    lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
-    if layout.noise:
+    if tangent is None:
+        lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
+    else:
+        dw, ds = _tangent_names(layout, tangent[1])
+        lines = [f"r = grad_jvp({_tuple(w)}, p, t, {_tuple([f'DT({v})' for v in dw])})",
+                 f"{', '.join(g)}, = r[0]",
+                 f"{', '.join(f'dg_{k}' for k in range(d))}, = r[1]"]
+    if layout.noise:  # additive noise does not depend on the state: the tangent is unchanged
         for k in range(0, d, 2):
             lines.append(f"z_a, z_b = normal_pair(seed, G[{traj}], t, {k // 2})")
             lines.append(f"g_{k} = g_{k} + sigma * DT(z_a)")
@@ -136,9 +162,20 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     for k in range(d):
         slots = _tuple([f"s_{i}_{k}" for i in range(layout.n_slots)])
         group = _suffix(layout, layout.group_of(k))
-        lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS)")
+        if tangent is None:
+            lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS)")
+        else:
+            dslots = _tuple([f"DT({v})" for v in ds[k]])
+            lines += [f"r = update_jvp(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS, DT({dw[k]}), dg_{k}, "
+                      f"{dslots})",
+                      f"n_{k}, u_{k} = r[0]", f"dn_{k}, du_{k} = r[1]"]
     if layout.project:
-        lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
+        if tangent is None:
+            lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
+        else:
+            dn = [f"dn_{k}" for k in range(d)]
+            lines += [f"r = project_jvp({_tuple(n)}, p, {_tuple(dn)})",
+                      f"{', '.join(n)}, = r[0]", f"{', '.join(dn)}, = r[1]"]
     inside = " & ".join(f"(abs(n_{k}) <= thr)" for k in range(d))
     finite = " & ".join(f"(abs(n_{k}) < INF)" for k in range(d))
     lines += [
@@ -152,13 +189,43 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
         lines.append(f"w_{k} = DT(n_{k}) if ok else w_{k}")
         for i in range(layout.n_slots):
             lines.append(f"s_{i}_{k} = DT(u_{k}[{i}]) if ok else s_{i}_{k}")
+    if tangent is not None:
+        lines += _tangent_step(layout, *tangent)
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        if _has(layout.observer_tangent, m):
+            continue
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = f"oq_{m}"
         buffer = f", B{m}, {traj}" if _has(layout.observer_buffers, m) else ""
         observed = _observed(layout, m, "w_{k}", "s_{i}_{k}", "v_{k}")
         lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
+    return lines
+
+
+def _tangent_step(layout: KernelLayout, m: int, so: int) -> list[str]:
+    """Store ż_t = J_t·ż_{t−1} where the trajectory moved; every ``renormalize_every`` steps
+    (oq_m[1]) divide it by its norm and, after the transient (oq_m[0]), add the norm's logarithm
+    to ``log_stretch``; count the steps after the transient; restart ż at (1, …, 1)/√n after the
+    transient step (:class:`simdyn.observe.Lyapunov`)."""
+    d, n = layout.dim, layout.n_slots
+    dw, ds = _tangent_names(layout, so)
+    width = d * (1 + n)
+    slots = dw + [ds[k][i] for i in range(n) for k in range(d)]
+    new = [f"dn_{k}" for k in range(d)] + [f"du_{k}[{i}]" for i in range(n) for k in range(d)]
+    log_stretch, steps = f"ob_{so + width}", f"ob_{so + width + 1}"
+    lines = [f"{v} = float({e}) if ok else {v}" for v, e in zip(slots, new)]
+    lines += [
+        f"after = ok & (t > oq_{m}[0])",
+        f"{steps} += 1.0 if after else 0.0",
+        f"if t % I64(oq_{m}[1]) == 0:",
+        "    nrm = math.sqrt(" + " + ".join(f"{v} * {v}" for v in slots) + ")",
+        "    nrm = nrm if ok else 1.0",
+        f"    {log_stretch} += math.log(nrm) if after else 0.0",
+        *[f"    {v} = {v} / nrm" for v in slots],
+        f"if t == I64(oq_{m}[0]):",
+        *[f"    {v} = {1.0 / width ** 0.5!r}" for v in slots],
+    ]
     return lines
 
 
@@ -184,6 +251,11 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     """Observer state at step 0 (only when the run starts at t = 0)."""
     lines = []
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        if _has(layout.observer_tangent, m):  # ż₀ = (1, …, 1)/√n, log_stretch = steps = 0
+            width = ns - 2
+            lines += [f"O[{so + i}, {j}] = {1.0 / width ** 0.5!r}" for i in range(width)]
+            lines += [f"O[{so + width}, {j}] = 0.0", f"O[{so + width + 1}, {j}] = 0.0"]
+            continue
         w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j, "W[{k}, %s]" % j)
         params = f"oq_{m}"
         buffer = f", B{m}, {j}" if _has(layout.observer_buffers, m) else ""

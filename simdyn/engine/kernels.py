@@ -86,7 +86,12 @@ def _namespace(req: KernelRequest) -> dict:
             ns["TILE_ROWS"] = array_codegen.TILE_ROWS
     if req.layout.noise:
         ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
+    if any(req.layout.observer_tangent):
+        ns.update({name: compile_scalar(func, target, dtype) for name, func in _tangent_pieces(req).items()})
+        ns["math"] = math
     for m, obs in enumerate(req.observers):
+        if getattr(obs, "tangent", False):  # advanced by the generated step itself
+            continue
         ns[f"observer_init_{m}"] = compile_scalar(type(obs).init, target, "float64")
         ns[f"observer_update_{m}"] = compile_scalar(type(obs).update, target, "float64")
     if target == "cuda":
@@ -94,6 +99,20 @@ def _namespace(req: KernelRequest) -> dict:
 
         ns["cuda"] = cuda
     return ns
+
+
+def _tangent_pieces(req: KernelRequest) -> dict:
+    """The forward-mode JVPs (:func:`simdyn.tangent.forward.jvp`) of the gradient (in w: the
+    Hessian–vector product), of the update (in w, g and the slots) and of the projection (in w),
+    for a kernel with a tangent observer."""
+    from ..tangent.forward import jvp
+
+    land = req.landscape
+    pieces = {"grad_jvp": jvp(land.grad, (True, False, False)),
+              "update_jvp": jvp(req.optimizer.update, (True, True, True, False, False, False, False))}
+    if land.project is not None:
+        pieces["project_jvp"] = jvp(land.project, (True, False))
+    return pieces
 
 
 def kernel_source(req: KernelRequest) -> str:
@@ -139,8 +158,11 @@ def _disk_cached_kernel(req: KernelRequest):
         "TILE_ROWS": array_codegen.TILE_ROWS,
         "normal_pair": rng.normal_pair,
         "FLAGS": req.flags,
-        **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)},
-        **{f"observer_update_{m}": type(obs).update for m, obs in enumerate(req.observers)},
+        **{f"observer_init_{m}": type(obs).init for m, obs in enumerate(req.observers)
+           if not getattr(obs, "tangent", False)},
+        **{f"observer_update_{m}": type(obs).update for m, obs in enumerate(req.observers)
+           if not getattr(obs, "tangent", False)},
+        **(_tangent_pieces(req) if any(req.layout.observer_tangent) else {}),
     }
     digest = kernel_digest(source, pieces, f"cpu {req.dtype} {LLVM_OPTIONS}")
     if digest is None:
