@@ -139,8 +139,10 @@ def _tangent_names(layout: KernelLayout, so: int) -> tuple[list[str], list[list[
     return dw, ds
 
 
-def _step_body(layout: KernelLayout, traj: str) -> list[str]:
-    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m."""
+def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = True) -> list[str]:
+    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m. A tangent observer's
+    renormalisation is part of it with ``inline_renormalisation``; the CPU kernel runs it in a
+    loop of its own instead, which keeps the logarithm out of the vectorised step loop."""
     d = layout.dim
     tangent = _tangent(layout)
     w = [f"w_{k}" for k in range(d)]
@@ -191,6 +193,8 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
             lines.append(f"s_{i}_{k} = DT(u_{k}[{i}]) if ok else s_{i}_{k}")
     if tangent is not None:
         lines += _tangent_step(layout, *tangent)
+        if inline_renormalisation:
+            lines += _renormalisation(layout, *tangent, "ob_{}", "ok", [])
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         if _has(layout.observer_tangent, m):
             continue
@@ -203,30 +207,42 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     return lines
 
 
+def _tangent_slots(layout: KernelLayout, so: int) -> list[int]:
+    """The slot indices of ż in z order: ẇ, then each optimizer slot for every coordinate."""
+    return list(range(so, so + layout.dim * (1 + layout.n_slots)))
+
+
 def _tangent_step(layout: KernelLayout, m: int, so: int) -> list[str]:
-    """Store ż_t = J_t·ż_{t−1} where the trajectory moved; every ``renormalize_every`` steps
-    (oq_m[1]) divide it by its norm and, after the transient (oq_m[0]), add the norm's logarithm
-    to ``log_stretch``; count the steps after the transient; restart ż at (1, …, 1)/√n after the
-    transient step (:class:`simdyn.observe.Lyapunov`)."""
+    """Store ż_t = J_t·ż_{t−1} where the trajectory moved and count the steps after the transient
+    (oq_m[0]); on CUDA also renormalise (:func:`_renormalisation`; the CPU kernel does that in a
+    loop of its own, see :func:`cpu_source`)."""
     d, n = layout.dim, layout.n_slots
-    dw, ds = _tangent_names(layout, so)
-    width = d * (1 + n)
-    slots = dw + [ds[k][i] for i in range(n) for k in range(d)]
+    slots = [f"ob_{i}" for i in _tangent_slots(layout, so)]
     new = [f"dn_{k}" for k in range(d)] + [f"du_{k}[{i}]" for i in range(n) for k in range(d)]
-    log_stretch, steps = f"ob_{so + width}", f"ob_{so + width + 1}"
+    steps = f"ob_{so + len(slots) + 1}"
     lines = [f"{v} = float({e}) if ok else {v}" for v, e in zip(slots, new)]
-    lines += [
-        f"after = ok & (t > oq_{m}[0])",
-        f"{steps} += 1.0 if after else 0.0",
-        f"if t % I64(oq_{m}[1]) == 0:",
-        "    nrm = math.sqrt(" + " + ".join(f"{v} * {v}" for v in slots) + ")",
-        "    nrm = nrm if ok else 1.0",
-        f"    {log_stretch} += math.log(nrm) if after else 0.0",
-        *[f"    {v} = {v} / nrm" for v in slots],
-        f"if t == I64(oq_{m}[0]):",
-        *[f"    {v} = {1.0 / width ** 0.5!r}" for v in slots],
-    ]
+    lines.append(f"{steps} += 1.0 if (ok & (t > oq_{m}[0])) else 0.0")
     return lines
+
+
+def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: str, loop: list[str]) -> list[str]:
+    """Every ``renormalize_every`` steps (oq_m[1]) divide ż by its norm and, after the transient
+    (oq_m[0]), add the norm's logarithm to ``log_stretch``, where the trajectory moved this step;
+    restart ż at (1, …, 1)/√n after the transient step (:class:`simdyn.observe.Lyapunov`).
+    ``slot`` formats a slot index into its variable, ``moved`` says whether the trajectory moved,
+    ``loop`` heads the loop over trajectories (empty on CUDA)."""
+    slots = [slot.format(i) for i in _tangent_slots(layout, so)]
+    log_stretch = slot.format(so + len(slots))
+    inner = "    " * len(loop)
+    renormalise = [
+        "nrm = math.sqrt(" + " + ".join(f"{v} * {v}" for v in slots) + ")",
+        f"nrm = nrm if {moved} else 1.0",
+        f"{log_stretch} += math.log(nrm) if ({moved} & (t > oq_{m}[0])) else 0.0",
+        *[f"{v} = {v} / nrm" for v in slots],
+    ]
+    restart = [f"{v} = {1.0 / len(slots) ** 0.5!r}" for v in slots]
+    return ([f"if t % I64(oq_{m}[1]) == 0:"] + _indent(loop, 1) + [f"    {inner}{line}" for line in renormalise]
+            + [f"if t == I64(oq_{m}[0]):"] + _indent(loop, 1) + [f"    {inner}{line}" for line in restart])
 
 
 def _loads(layout: KernelLayout, j: str) -> list[str]:
@@ -378,9 +394,13 @@ def cpu_source(layout: KernelLayout) -> str:
     tile_lines += ["for t in range(t_begin + 1, t_end + 1):"]
     tile_lines += _indent([] if lane_lr else schedule, 1)
     tile_lines += ["    for j in range(U64(lo), U64(hi)):"]
-    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") + _step_body(layout, "j") \
-        + _stores(layout, "j")
+    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") \
+        + _step_body(layout, "j", inline_renormalisation=False) + _stores(layout, "j")
     tile_lines += _indent(inner, 2)
+    tangent = _tangent(layout)
+    if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t
+        tile_lines += _indent(_renormalisation(layout, *tangent, "O[{}, j]", "(F[j] == 0)",
+                                               ["for j in range(U64(lo), U64(hi)):"]), 1)
     if layout.record:
         tile_lines += _indent(
             [
