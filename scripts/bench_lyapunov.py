@@ -8,6 +8,8 @@ interleaved, best of ``--repeats`` runs each, compilation excluded:
 * ``lyapunov``: ``sd.lyapunov`` (one tangent vector: one JVP of the step per step, which also
   advances the state; a separate driver tiled over trajectories like the engine's kernel, not
   fused into it);
+* ``observer``: ``sd.simulate`` with ``sd.observe.Lyapunov()`` (the step's JVP fused into the
+  engine's kernel, renormalised every step), and ``observer/8`` with ``renormalize_every=8``;
 * ``spectrum``: ``sd.lyapunov(spectrum=True)`` (6 vectors for Adam in 2-D, modified
   Gram–Schmidt every step, one trajectory per prange iteration).
 
@@ -63,11 +65,17 @@ def main(argv=None):
         plain = best_of(args.repeats, lambda: sd.simulate("adam", landscape, x0=x0, steps=args.steps, hyper=hyper,
                                                           progress=False))
         lyap = best_of(args.repeats, lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper))
+        observer = {}
+        for every in (1, 8):
+            obs = [sd.observe.Lyapunov(renormalize_every=every)]
+            observer[every] = best_of(args.repeats, lambda: sd.simulate("adam", landscape, x0=x0, steps=args.steps,
+                                                                        hyper=hyper, observers=obs, progress=False))
         spec = best_of(args.repeats, lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper,
                                                          spectrum=True))
         rate = args.n * args.steps
-        rows[landscape] = (plain, lyap, spec)
-        log(f"adam on {landscape:10s}: plain {rate / plain:.3g} traj-steps/s; lyapunov {lyap / plain:.2f}x plain; "
+        rows[landscape] = (plain, lyap, observer[1], observer[8], spec)
+        log(f"adam on {landscape:10s}: plain {rate / plain:.3g} traj-steps/s; sd.lyapunov {lyap / plain:.2f}x plain; "
+            f"observer {observer[1] / plain:.2f}x, observer/8 {observer[8] / plain:.2f}x plain; "
             f"spectrum (6 exponents) {spec / plain:.2f}x plain")
     log.write(os.path.join(args.out, "bench_lyapunov.txt"))
     return rows

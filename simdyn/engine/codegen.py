@@ -55,6 +55,9 @@ class KernelLayout:
     observer_buffers: tuple[bool, ...] = ()
     observer_sees_state: tuple[bool, ...] = ()
     observer_sees_previous: tuple[bool, ...] = ()
+    #: Observers whose first d·(1 + n_slots) slots are a tangent vector ż of the state that the
+    #: step advances with its JVP and renormalises (:class:`simdyn.observe.Lyapunov`; at most one).
+    observer_tangent: tuple[bool, ...] = ()
     #: Table rows that vary inside a CPU tile, read per trajectory: ("H" | "Q" | "P", row) from
     #: the lane array LR (in this order), ("OQ", row) from LQ. Empty when every tile holds one
     #: combination.
@@ -120,14 +123,39 @@ def _observer_offsets(layout: KernelLayout) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _step_body(layout: KernelLayout, traj: str) -> list[str]:
-    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m."""
+def _tangent(layout: KernelLayout) -> tuple[int, int] | None:
+    """(observer index, slot offset) of the tangent observer, or None."""
+    for m, (so, _, _, _) in enumerate(_observer_offsets(layout)):
+        if _has(layout.observer_tangent, m):
+            return m, so
+    return None
+
+
+def _tangent_names(layout: KernelLayout, so: int) -> tuple[list[str], list[list[str]]]:
+    """The observer slots holding ẇ (per coordinate) and ṡ (per coordinate, per optimizer slot)."""
+    d, n = layout.dim, layout.n_slots
+    dw = [f"ob_{so + k}" for k in range(d)]
+    ds = [[f"ob_{so + d * (1 + i) + k}" for i in range(n)] for k in range(d)]
+    return dw, ds
+
+
+def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = True) -> list[str]:
+    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m. A tangent observer's
+    renormalisation is part of it with ``inline_renormalisation``; the CPU kernel runs it in a
+    loop of its own instead, which keeps the logarithm out of the vectorised step loop."""
     d = layout.dim
+    tangent = _tangent(layout)
     w = [f"w_{k}" for k in range(d)]
     g = [f"g_{k}" for k in range(d)]
     n = [f"n_{k}" for k in range(d)]
-    lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
-    if layout.noise:
+    if tangent is None:
+        lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
+    else:
+        dw, ds = _tangent_names(layout, tangent[1])
+        lines = [f"r = grad_jvp({_tuple(w)}, p, t, {_tuple([f'DT({v})' for v in dw])})",
+                 f"{', '.join(g)}, = r[0]",
+                 f"{', '.join(f'dg_{k}' for k in range(d))}, = r[1]"]
+    if layout.noise:  # additive noise does not depend on the state: the tangent is unchanged
         for k in range(0, d, 2):
             lines.append(f"z_a, z_b = normal_pair(seed, G[{traj}], t, {k // 2})")
             lines.append(f"g_{k} = g_{k} + sigma * DT(z_a)")
@@ -136,9 +164,20 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
     for k in range(d):
         slots = _tuple([f"s_{i}_{k}" for i in range(layout.n_slots)])
         group = _suffix(layout, layout.group_of(k))
-        lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS)")
+        if tangent is None:
+            lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS)")
+        else:
+            dslots = _tuple([f"DT({v})" for v in ds[k]])
+            lines += [f"r = update_jvp(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS, DT({dw[k]}), dg_{k}, "
+                      f"{dslots})",
+                      f"n_{k}, u_{k} = r[0]", f"dn_{k}, du_{k} = r[1]"]
     if layout.project:
-        lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
+        if tangent is None:
+            lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
+        else:
+            dn = [f"dn_{k}" for k in range(d)]
+            lines += [f"r = project_jvp({_tuple(n)}, p, {_tuple(dn)})",
+                      f"{', '.join(n)}, = r[0]", f"{', '.join(dn)}, = r[1]"]
     inside = " & ".join(f"(abs(n_{k}) <= thr)" for k in range(d))
     finite = " & ".join(f"(abs(n_{k}) < INF)" for k in range(d))
     lines += [
@@ -152,7 +191,13 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
         lines.append(f"w_{k} = DT(n_{k}) if ok else w_{k}")
         for i in range(layout.n_slots):
             lines.append(f"s_{i}_{k} = DT(u_{k}[{i}]) if ok else s_{i}_{k}")
+    if tangent is not None:
+        lines += _tangent_step(layout, *tangent)
+        if inline_renormalisation:
+            lines += _renormalisation(layout, *tangent, "ob_{}", "ok", [])
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        if _has(layout.observer_tangent, m):
+            continue
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = f"oq_{m}"
         buffer = f", B{m}, {traj}" if _has(layout.observer_buffers, m) else ""
@@ -160,6 +205,44 @@ def _step_body(layout: KernelLayout, traj: str) -> list[str]:
         lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
     return lines
+
+
+def _tangent_slots(layout: KernelLayout, so: int) -> list[int]:
+    """The slot indices of ż in z order: ẇ, then each optimizer slot for every coordinate."""
+    return list(range(so, so + layout.dim * (1 + layout.n_slots)))
+
+
+def _tangent_step(layout: KernelLayout, m: int, so: int) -> list[str]:
+    """Store ż_t = J_t·ż_{t−1} where the trajectory moved and count the steps after the transient
+    (oq_m[0]); on CUDA also renormalise (:func:`_renormalisation`; the CPU kernel does that in a
+    loop of its own, see :func:`cpu_source`)."""
+    d, n = layout.dim, layout.n_slots
+    slots = [f"ob_{i}" for i in _tangent_slots(layout, so)]
+    new = [f"dn_{k}" for k in range(d)] + [f"du_{k}[{i}]" for i in range(n) for k in range(d)]
+    steps = f"ob_{so + len(slots) + 1}"
+    lines = [f"{v} = float({e}) if ok else {v}" for v, e in zip(slots, new)]
+    lines.append(f"{steps} += 1.0 if (ok & (t > oq_{m}[0])) else 0.0")
+    return lines
+
+
+def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: str, loop: list[str]) -> list[str]:
+    """Every ``renormalize_every`` steps (oq_m[1]) divide ż by its norm and, after the transient
+    (oq_m[0]), add the norm's logarithm to ``log_stretch``, where the trajectory moved this step;
+    restart ż at (1, …, 1)/√n after the transient step (:class:`simdyn.observe.Lyapunov`).
+    ``slot`` formats a slot index into its variable, ``moved`` says whether the trajectory moved,
+    ``loop`` heads the loop over trajectories (empty on CUDA)."""
+    slots = [slot.format(i) for i in _tangent_slots(layout, so)]
+    log_stretch = slot.format(so + len(slots))
+    inner = "    " * len(loop)
+    renormalise = [
+        "nrm = math.sqrt(" + " + ".join(f"{v} * {v}" for v in slots) + ")",
+        f"nrm = nrm if {moved} else 1.0",
+        f"{log_stretch} += math.log(nrm) if ({moved} & (t > oq_{m}[0])) else 0.0",
+        *[f"{v} = {v} / nrm" for v in slots],
+    ]
+    restart = [f"{v} = {1.0 / len(slots) ** 0.5!r}" for v in slots]
+    return ([f"if t % I64(oq_{m}[1]) == 0:"] + _indent(loop, 1) + [f"    {inner}{line}" for line in renormalise]
+            + [f"if t == I64(oq_{m}[0]):"] + _indent(loop, 1) + [f"    {inner}{line}" for line in restart])
 
 
 def _loads(layout: KernelLayout, j: str) -> list[str]:
@@ -184,6 +267,11 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     """Observer state at step 0 (only when the run starts at t = 0)."""
     lines = []
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
+        if _has(layout.observer_tangent, m):  # ż₀ = (1, …, 1)/√n, log_stretch = steps = 0
+            width = ns - 2
+            lines += [f"O[{so + i}, {j}] = {1.0 / width ** 0.5!r}" for i in range(width)]
+            lines += [f"O[{so + width}, {j}] = 0.0", f"O[{so + width + 1}, {j}] = 0.0"]
+            continue
         w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j, "W[{k}, %s]" % j)
         params = f"oq_{m}"
         buffer = f", B{m}, {j}" if _has(layout.observer_buffers, m) else ""
@@ -306,9 +394,13 @@ def cpu_source(layout: KernelLayout) -> str:
     tile_lines += ["for t in range(t_begin + 1, t_end + 1):"]
     tile_lines += _indent([] if lane_lr else schedule, 1)
     tile_lines += ["    for j in range(U64(lo), U64(hi)):"]
-    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") + _step_body(layout, "j") \
-        + _stores(layout, "j")
+    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") \
+        + _step_body(layout, "j", inline_renormalisation=False) + _stores(layout, "j")
     tile_lines += _indent(inner, 2)
+    tangent = _tangent(layout)
+    if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t
+        tile_lines += _indent(_renormalisation(layout, *tangent, "O[{}, j]", "(F[j] == 0)",
+                                               ["for j in range(U64(lo), U64(hi)):"]), 1)
     if layout.record:
         tile_lines += _indent(
             [

@@ -86,7 +86,13 @@ def _namespace(req: KernelRequest) -> dict:
             ns["TILE_ROWS"] = array_codegen.TILE_ROWS
     if req.layout.noise:
         ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
-    for m, (init, update) in enumerate(_observer_functions(req)):
+    if any(req.layout.observer_tangent):
+        ns.update({name: compile_scalar(func, target, dtype) for name, func in _tangent_pieces(req).items()})
+        ns["math"] = math
+    for m, functions in enumerate(_observer_functions(req)):
+        if functions is None:  # a tangent observer: advanced by the generated step itself
+            continue
+        init, update = functions
         ns[f"observer_init_{m}"] = compile_scalar(init, target, "float64")
         ns[f"observer_update_{m}"] = compile_scalar(update, target, "float64")
     if target == "cuda":
@@ -96,12 +102,27 @@ def _namespace(req: KernelRequest) -> dict:
     return ns
 
 
-def _observer_functions(req: KernelRequest) -> list[tuple]:
+def _observer_functions(req: KernelRequest) -> list:
     """(init, update) of each observer: the tuple functions, or on an array-form landscape
-    ``array_functions()`` (see :mod:`simdyn.observe.base`)."""
+    ``array_functions()`` (see :mod:`simdyn.observe.base`); None for a tangent observer, which
+    the generated step advances itself."""
     if req.layout.form == "array":
         return [obs.array_functions() for obs in req.observers]
-    return [(type(obs).init, type(obs).update) for obs in req.observers]
+    return [None if getattr(obs, "tangent", False) else (type(obs).init, type(obs).update) for obs in req.observers]
+
+
+def _tangent_pieces(req: KernelRequest) -> dict:
+    """The forward-mode JVPs (:func:`simdyn.tangent.forward.jvp`) of the gradient (in w: the
+    Hessian–vector product), of the update (in w, g and the slots) and of the projection (in w),
+    for a kernel with a tangent observer."""
+    from ..tangent.forward import jvp
+
+    land = req.landscape
+    pieces = {"grad_jvp": jvp(land.grad, (True, False, False)),
+              "update_jvp": jvp(req.optimizer.update, (True, True, True, False, False, False, False))}
+    if land.project is not None:
+        pieces["project_jvp"] = jvp(land.project, (True, False))
+    return pieces
 
 
 def kernel_source(req: KernelRequest) -> str:
@@ -147,8 +168,9 @@ def _disk_cached_kernel(req: KernelRequest):
         "TILE_ROWS": array_codegen.TILE_ROWS,
         "normal_pair": rng.normal_pair,
         "FLAGS": req.flags,
-        **{f"observer_init_{m}": init for m, (init, _) in enumerate(_observer_functions(req))},
-        **{f"observer_update_{m}": update for m, (_, update) in enumerate(_observer_functions(req))},
+        **{f"observer_init_{m}": f[0] for m, f in enumerate(_observer_functions(req)) if f is not None},
+        **{f"observer_update_{m}": f[1] for m, f in enumerate(_observer_functions(req)) if f is not None},
+        **(_tangent_pieces(req) if any(req.layout.observer_tangent) else {}),
     }
     digest = kernel_digest(source, pieces, f"cpu {req.dtype} {LLVM_OPTIONS}")
     if digest is None:

@@ -3,8 +3,9 @@
 from .base import Observer
 from .exit import Exit
 from .hitting import Hitting
+from .lyapunov import Lyapunov
 from .path import MaxStep, PathLength
 from .period import Period
 from .tail import Tail
 
-__all__ = ["Exit", "Hitting", "MaxStep", "Observer", "PathLength", "Period", "Tail"]
+__all__ = ["Exit", "Hitting", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Tail"]
