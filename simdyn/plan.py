@@ -406,9 +406,9 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
     hyper_rows, sched_rows = [], []
     for group in groups:
         for n in opt.float_hypers:
-            hyper_rows.append(_group_column(sweep, n, n, used[n], sweeps.group_values, group))
+            hyper_rows.append(_group_column(sweep, n, used[n], sweeps.group_values, group))
         for p, dim in zip(sched.params, sched.param_names):
-            sched_rows.append(_group_column(sweep, dim, dim, sched.params[p], sweeps.group_values, group))
+            sched_rows.append(_group_column(sweep, dim, sched.params[p], sweeps.group_values, group))
     hyper_table = np.stack(hyper_rows) if hyper_rows else np.zeros((0, n_combo))
     sched_table = np.stack(sched_rows)
     for name, per_group in sweeps.group_values.items():
@@ -484,13 +484,13 @@ def _per_group(name: str, value: dict, land: Landscape, opts, sweep: Sweep) -> d
     return out
 
 
-def _group_column(sweep: Sweep, dim: str, hyper_name: str, value, group_values: dict, group) -> np.ndarray:
-    """The column of ``hyper_name`` (sweep dim ``dim`` when swept) for coordinate ``group``: its
-    per-group value when one is given (dim ``<hyper_name>_<group>``), else the common one."""
-    per_group = group_values.get(hyper_name, {})
+def _group_column(sweep: Sweep, name: str, value, group_values: dict, group) -> np.ndarray:
+    """The column of ``name`` (a hyperparameter, or a schedule parameter's dim) for coordinate
+    ``group``: its per-group value when one is given (dim ``<name>_<group>``), else the common one."""
+    per_group = group_values.get(name, {})
     if group in per_group:
-        return _column(sweep, f"{hyper_name}_{group}", per_group[group])
-    return _column(sweep, dim, value)
+        return _column(sweep, f"{name}_{group}", per_group[group])
+    return _column(sweep, name, value)
 
 
 def _column(sweep: Sweep, name: str, value) -> np.ndarray:

@@ -97,7 +97,7 @@ def test_tiles_cover_every_trajectory_once_and_never_straddle_a_group():
     n_ic, n_combo = 3, 40
     group = rng.integers(0, 5, n_combo)
     for start, stop in ((0, n_ic * n_combo), (7, 95)):
-        tiles, order = cpu_tiles(start, stop, n_ic, 4, group)
+        tiles, order = cpu_tiles(np.arange(start, stop), n_ic, 4, group)
         order = np.arange(stop - start) if order is None else order
         covered = np.concatenate([order[lo:hi] for lo, hi in tiles[:2].T])
         np.testing.assert_array_equal(np.sort(covered), np.arange(stop - start))

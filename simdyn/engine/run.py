@@ -71,18 +71,18 @@ class BatchResult:
     observer_buffers: list  # per observer: (length, width, N) array or None
 
 
-def cpu_tiles(start: int, stop: int, n_ic: int, tile: int, tile_group: np.ndarray | None = None, g=None):
-    """The CPU tiles of the trajectories ``start ≤ g < stop`` (or of the sorted indices ``g``)
-    and the order of the columns.
+def cpu_tiles(g: np.ndarray, n_ic: int, tile: int, tile_group: np.ndarray | None = None):
+    """The CPU tiles of the trajectories of the sorted global indices ``g`` and the order of
+    the columns.
 
     Returns ``(tiles, order)``: ``tiles`` is (3, n_tiles) int64, the local column range [lo, hi)
     and a combination of each tile, relative to the first trajectory's; ``order`` (n,) int64
-    the position in the trajectories held by each column, or None when column j holds the j-th.
+    the position in ``g`` held by each column, or None when column j holds g[j].
     Trajectories are sorted by ``tile_group`` (stably, so by g within a group) and a tile never
     straddles two groups, so every value but the lane rows is a constant of the tile. Without
     groups every combination is its own group and the order is the identity.
     """
-    g = np.arange(start, stop, dtype=np.int64) if g is None else np.asarray(g, dtype=np.int64)
+    g = np.asarray(g, dtype=np.int64)
     first_combo = g[0] // n_ic
     combo = g // n_ic
     group = combo if tile_group is None else np.asarray(tile_group, dtype=np.int64)[combo]
@@ -322,7 +322,7 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
             tile = TILE_ROWS  # the fixed shape of every tile-gradient call
         else:
             tile = _array_tile_size(n, inp.x0.shape[1], req.layout.n_slots)
-        tiles, order = cpu_tiles(0, 0, n_ic, tile, inp.tile_group, g=g)
+        tiles, order = cpu_tiles(g, n_ic, tile, inp.tile_group)
     else:
         tiles, order = np.zeros((3, 1), dtype=np.int64), None  # tiles are a CPU notion
     columns = g if order is None else g[order]

@@ -42,6 +42,15 @@ def _kind(table: str, row: int, n_sched: int) -> str:
     return "hypers" if table == "H" else "params"
 
 
+def _dim_indices(shape: tuple[int, ...]):
+    """Each combination's index along every sweep dim, and each dim's stride in the flattened
+    C-order combination index."""
+    n_combo = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    index = np.unravel_index(np.arange(n_combo), shape) if shape else ()
+    strides = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
+    return n_combo, index, strides
+
+
 def _depends(row: np.ndarray, index: np.ndarray, stride: int) -> bool:
     """Whether a per-combination row changes along a dim (``index``: each combination's index
     along it, ``stride``: the dim's stride in the flattened C-order combination index)."""
@@ -57,9 +66,7 @@ def lane_layout(shape: tuple[int, ...], n_ic: int, tables: dict[str, np.ndarray]
     rows read per trajectory, as ((table, row), …) with the real tables first, and the (C,)
     tile group of each combination (None when every combination is its own group).
     """
-    n_combo = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    index = np.unravel_index(np.arange(n_combo), shape) if shape else ()
-    strides = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
+    n_combo, index, strides = _dim_indices(shape)
     rows = [(name, i) for name in ("H", "Q", "P", "OQ") for i in range(tables[name].shape[0])]
     n_sched = max(1, tables["Q"].shape[0] // n_groups)
     dim_kinds = [{_kind(*r, n_sched) for r in rows if _depends(tables[r[0]][r[1]], index[k], strides[k])}
@@ -90,9 +97,7 @@ def representatives(shape: tuple[int, ...], tables: dict[str, np.ndarray]) -> np
     repeated along those dims instead of being recomputed."""
     if not shape:
         return None
-    n_combo = int(np.prod(shape, dtype=np.int64))
-    index = np.unravel_index(np.arange(n_combo), shape)
-    strides = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
+    n_combo, index, strides = _dim_indices(shape)
     rows = [table[i] for table in tables.values() for i in range(table.shape[0])]
     ignored = [k for k in range(len(shape)) if shape[k] > 1
                and not any(_depends(row, index[k], strides[k]) for row in rows)]
