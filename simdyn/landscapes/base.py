@@ -19,6 +19,15 @@ Above a handful of coordinates a landscape is written on arrays instead (``form=
 compiled kernel grows with d. Plain loops compile for both targets; NumPy calls that numba
 supports (``X @ w``) compile for the CPU. An optional ``tile_grad(W, p, data, t, G)`` is a faster
 CPU form over a tile of trajectories (W, G of shape (n, d)); it must equal ``grad`` row by row.
+Optional companions, each equal to what ``grad``/``loss`` give:
+
+    value_grad(w, p, data, t, g) -> float          loss and gradient in one pass
+    tile_value_grad(W, p, data, t, G, L)            the same over a tile (L: (n,) losses)
+    hvp(w, p, data, t, u, out)                      Hessian–vector product ∇²L(w)·u into out
+
+A landscape that needs working memory per trajectory declares ``scratch`` floats: every
+single-trajectory function (``grad``, ``loss``, ``value_grad``, ``hvp``) then takes one more
+argument last, ``s``, the trajectory's (scratch,) row (CUDA device functions cannot allocate).
 ``groups`` names slices of the coordinates (covering each once), so hyperparameters can be set
 per group: ``hyper={"lr": {"layer1": 1e-2, "layer2": 1e-3}}``.
 """
@@ -142,6 +151,15 @@ class Landscape:
         Named coordinate groups, each a ``slice(lo, hi)`` (step 1), covering 0 … d − 1 once.
     tile_grad : callable ``(W, p, data, t, G)``, optional (array form)
         A faster CPU gradient over a tile of trajectories, equal to ``grad`` row by row.
+    value_grad : callable ``(w, p, data, t, g) -> float``, optional (array form)
+        Writes the gradient into g and returns the loss, in one pass.
+    tile_value_grad : callable ``(W, p, data, t, G, L)``, optional (array form)
+        ``value_grad`` over a tile: gradients into the rows of G, losses into L.
+    hvp : callable ``(w, p, data, t, u, out)``, optional (array form)
+        Writes the Hessian–vector product ∇²L(w)·u into out.
+    scratch : int, optional (array form)
+        Floats of working memory per trajectory; the single-trajectory functions then take the
+        trajectory's scratch row as one more, last, argument. Default 0.
     """
 
     def __init__(
@@ -160,6 +178,10 @@ class Landscape:
         data: dict | None = None,
         groups: dict | None = None,
         tile_grad: Callable | None = None,
+        value_grad: Callable | None = None,
+        tile_value_grad: Callable | None = None,
+        hvp: Callable | None = None,
+        scratch: int = 0,
     ):
         if not isinstance(name, str) or not name:
             raise TypeError("Landscape: name must be a non-empty string")
@@ -187,14 +209,32 @@ class Landscape:
         self.form = form
         self.data = _check_data(name, form, data)
         self.groups = _check_groups(name, self.dim, groups)
-        if tile_grad is not None and (form != "array" or not callable(tile_grad)):
-            raise TypeError(f"Landscape {name!r}: tile_grad must be a callable of an array-form landscape")
+        if isinstance(scratch, bool) or not isinstance(scratch, (int, np.integer)) or scratch < 0:
+            raise ValueError(f"Landscape {name!r}: scratch must be an integer >= 0, got {scratch!r}")
+        if scratch and form != "array":
+            raise ValueError(f"Landscape {name!r}: scratch is for array-form landscapes (form='array')")
+        self.scratch = int(scratch)
+        optional = (("tile_grad", tile_grad), ("value_grad", value_grad),
+                    ("tile_value_grad", tile_value_grad), ("hvp", hvp))
+        for label, fn in optional:
+            if fn is not None and (form != "array" or not callable(fn)):
+                raise TypeError(f"Landscape {name!r}: {label} must be a callable of an array-form landscape")
         self.tile_grad = tile_grad
+        self.value_grad = value_grad
+        self.tile_value_grad = tile_value_grad
+        self.hvp = hvp
         if form == "array":
             if project is not None:
                 raise ValueError(f"Landscape {name!r}: project is not supported for array-form landscapes")
-            for label, fn, arity, args in (("grad", grad, 5, "(w, p, data, t, g)"), ("loss", loss, 4, "(w, p, data, t)"),
-                                           ("tile_grad", tile_grad, 5, "(W, p, data, t, G)")):
+            s = 1 if self.scratch else 0
+            for label, fn, arity, args in (
+                ("grad", grad, 5 + s, "(w, p, data, t, g" + ", s" * s + ")"),
+                ("loss", loss, 4 + s, "(w, p, data, t" + ", s" * s + ")"),
+                ("value_grad", value_grad, 5 + s, "(w, p, data, t, g" + ", s" * s + ")"),
+                ("hvp", hvp, 6 + s, "(w, p, data, t, u, out" + ", s" * s + ")"),
+                ("tile_grad", tile_grad, 5, "(W, p, data, t, G)"),
+                ("tile_value_grad", tile_value_grad, 6, "(W, p, data, t, G, L)"),
+            ):
                 if fn is not None and _arity(fn) not in (arity, None):
                     raise TypeError(f"Landscape {name!r}: an array-form {label} takes {args}, "
                                     f"got {_arity(fn)} parameters")
