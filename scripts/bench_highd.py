@@ -18,7 +18,9 @@ same process:
 ``adam 2-D``
     Adam on the valley, 2²⁰ trajectories × 1000 steps, against a hand-written tiled kernel with
     one division per coordinate-step (m/(√v·(1/√bc₂) + ε), the formula simdyn now uses) and the
-    one with torch's two divisions (bar ≥ 0.9× the one-division kernel).
+    one with torch's two divisions (bar ≥ 0.9× the one-division kernel). The hand kernels do not
+    check for divergence; a third one adds simdyn's freeze rule (a compare per coordinate, a
+    select per state value and the frozen code, every step) to show what that rule costs.
 ``compile``
     Cold compile of the first array-form kernel and whether later dimensions compile anything
     (the array form's source does not depend on d).
@@ -165,13 +167,16 @@ def torch_rate(x0, h, steps) -> float:
 
 # -- row 3: the divider in 2-D --------------------------------------------------------------------
 
-def _make_hand_2d(one_division: bool):
+def _make_hand_2d(one_division: bool, freeze: bool = False):
     """A tiled Adam-on-valley kernel for exactly this workload (the style of bench_engine.py's
-    hand kernel): unsigned tile bounds so the inner loop vectorises, per-step terms hoisted."""
+    hand kernel): unsigned tile bounds so the inner loop vectorises, per-step terms hoisted.
+    ``freeze``: also simdyn's divergence rule, a trajectory whose step leaves |w_k| ≤ thr (or is
+    not finite) keeps its last state and gets a frozen code ±t in F (a compare per coordinate and
+    a select per state value, every step)."""
     w1, b2, w2 = 1.0 - BETA1, BETA2, 1.0 - BETA2
 
     @numba.njit(parallel=True, error_model="numpy")
-    def kernel(w, m, v, lr, a, steps, tile):
+    def kernel(w, m, v, f, lr, a, steps, tile, thr):
         n = w.shape[1]
         for it in numba.prange((n + tile - 1) // tile):
             ulo, uhi = np.uint64(it * tile), np.uint64(min(n, (it + 1) * tile))
@@ -187,24 +192,40 @@ def _make_hand_2d(one_division: bool):
                     vx = v[0, j] * b2 + w2 * gx * gx
                     vy = v[1, j] * b2 + w2 * gy * gy
                     if one_division:
-                        w[0, j] = x + (neg_step * mx) / (math.sqrt(vx) * inv_root_bc2 + EPS)
-                        w[1, j] = y + (neg_step * my) / (math.sqrt(vy) * inv_root_bc2 + EPS)
+                        nx = x + (neg_step * mx) / (math.sqrt(vx) * inv_root_bc2 + EPS)
+                        ny = y + (neg_step * my) / (math.sqrt(vy) * inv_root_bc2 + EPS)
                     else:
-                        w[0, j] = x + (neg_step * mx) / (math.sqrt(vx) / root_bc2 + EPS)
-                        w[1, j] = y + (neg_step * my) / (math.sqrt(vy) / root_bc2 + EPS)
-                    m[0, j], m[1, j], v[0, j], v[1, j] = mx, my, vx, vy
+                        nx = x + (neg_step * mx) / (math.sqrt(vx) / root_bc2 + EPS)
+                        ny = y + (neg_step * my) / (math.sqrt(vy) / root_bc2 + EPS)
+                    if freeze:
+                        fa = f[j]
+                        ok = (fa == 0) & (abs(nx) <= thr) & (abs(ny) <= thr)
+                        fin = (abs(nx) < math.inf) & (abs(ny) < math.inf)
+                        f[j] = fa if ((fa != 0) | ok) else (t if fin else -t)
+                        w[0, j], w[1, j] = (nx, ny) if ok else (x, y)
+                        m[0, j], m[1, j] = (mx, my) if ok else (m[0, j], m[1, j])
+                        v[0, j], v[1, j] = (vx, vy) if ok else (v[0, j], v[1, j])
+                    else:
+                        w[0, j], w[1, j] = nx, ny
+                        m[0, j], m[1, j], v[0, j], v[1, j] = mx, my, vx, vy
     return kernel
+
+
+#: The hand kernels of the 2-D row: (name, one division, simdyn's divergence freeze).
+HAND_2D = (("hand, 1 division", True, False), ("hand, 2 divisions", False, False),
+           ("hand, 1 division + freeze", True, True))
 
 
 def adam_2d_row(n: int, steps: int) -> dict:
     x0 = np.random.default_rng(2).uniform(-1, 1, (n, 2))
     plan = make_plan("adam", "valley", x0, steps, hyper={"lr": 1e-3}, params={"a": 1e-3})
     out = {"simdyn": kernel_rate(plan)}
-    for name, one in (("hand, 1 division", True), ("hand, 2 divisions", False)):
-        kernel = _make_hand_2d(one)
-        state = lambda: (np.ascontiguousarray(x0.T), np.zeros((2, n)), np.zeros((2, n)))  # noqa: E731
-        kernel(*state(), 1e-3, 1e-3, 2, 2048)
-        best = min(_timed(kernel, *state(), 1e-3, 1e-3, steps, 2048) for _ in range(3))
+    for name, one, freeze in HAND_2D:
+        kernel = _make_hand_2d(one, freeze)
+        state = lambda: (np.ascontiguousarray(x0.T), np.zeros((2, n)), np.zeros((2, n)),  # noqa: E731
+                         np.zeros(n, dtype=np.int64))
+        kernel(*state(), 1e-3, 1e-3, 2, 2048, 1e10)
+        best = min(_timed(kernel, *state(), 1e-3, 1e-3, steps, 2048, 1e10) for _ in range(3))
         out[name] = n * steps / best
     return out
 
@@ -256,7 +277,8 @@ def main(argv=None):
     a = adam_2d_row(2**14 if q else 2**20, 50 if q else 1000)
     print(f"adam 2-D  simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
           f"({a['simdyn'] / a['hand, 1 division']:.2f}x, bar >= 0.9x) | hand 2 div {a['hand, 2 divisions']:.3g} "
-          f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x)")
+          f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x) | hand 1 div + freeze {a['hand, 1 division + freeze']:.3g} "
+          f"({a['simdyn'] / a['hand, 1 division + freeze']:.2f}x)")
 
 
 if __name__ == "__main__":
