@@ -9,7 +9,8 @@ import xarray as xr
 from .dataset import build_dataset
 from .engine.landscape_check import check_landscape_compiles
 from .engine.loss import final_loss
-from .engine.run import concatenate_results, launch_bytes, run_batch
+from .engine.allocation import launch_bytes
+from .engine.run import concatenate_results, run_batch
 from .plan import make_plan
 from .progress import progress_bar
 
