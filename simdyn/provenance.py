@@ -65,11 +65,14 @@ def study_attrs(plan) -> dict:
     for name, array in getattr(land, "data", {}).items():  # data: its shape and digest, not its values
         attrs[f"data_{name}_shape"] = _attr_value(np.asarray(array.shape))
         attrs[f"data_{name}_sha256"] = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    arguments = getattr(land, "arguments", None)  # a landscape built from arguments: they rebuild it
+    if arguments:
+        attrs["landscape_arguments"] = json.dumps(arguments)
     if getattr(land, "groups", None):
         attrs["landscape_groups"] = json.dumps({k: [v.start, v.stop] for k, v in land.groups.items()})
     call = {
         "optimizer": [run.optimizer.name for run in plan.launches] if plan.stacked else plan.launches[0].optimizer.name,
-        "landscape": land.name,
+        "landscape": {"name": land.name, **arguments} if arguments else land.name,
         "steps": plan.steps,
         "params": {k: _jsonable(v) for k, v in plan.param_values.items()},
         "record_every": plan.record_every or None,
