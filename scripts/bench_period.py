@@ -63,15 +63,15 @@ def time_workload(optimizer, landscape, hyper, x0, steps, repeats):
     """Best kernel and simulate times (seconds) per observer configuration, interleaved."""
     plans = {}
     for name, make in OBSERVERS.items():
-        run = make_plan(optimizer, landscape, x0, steps, hyper=hyper, observers=make()).launches[0]
-        run_batch(run.request, run.inputs)  # compile (or load from the cache)
-        plans[name] = run
+        launch = make_plan(optimizer, landscape, x0, steps, hyper=hyper, observers=make()).launches[0]
+        run_batch(launch.request, launch.inputs)  # compile (or load from the cache)
+        plans[name] = launch
     kernel = {name: np.inf for name in OBSERVERS}
     whole = {name: np.inf for name in OBSERVERS}
     for _ in range(repeats):
-        for name, run in plans.items():
+        for name, launch in plans.items():
             start = time.perf_counter()
-            run_batch(run.request, run.inputs)
+            run_batch(launch.request, launch.inputs)
             kernel[name] = min(kernel[name], time.perf_counter() - start)
             start = time.perf_counter()
             sd.simulate(optimizer, landscape, x0, steps, hyper=hyper, observers=OBSERVERS[name](), progress=False)

@@ -13,6 +13,7 @@ from .io import load, save
 from .landscapes import LANDSCAPES, CriticalPoint, Landscape, get_landscape
 from .optimizers import OPTIMIZERS, Hyper, Optimizer, get_optimizer
 from .analysis.boundaries import basin_entropy, uncertainty_exponent
+from .analysis.box_counting import box_counting_dimension
 from .analysis.escape import escape_statistics
 from .simulate import simulate
 from .studies import basins, period_scan
@@ -30,6 +31,7 @@ __all__ = [
     "ball",
     "basin_entropy",
     "basins",
+    "box_counting_dimension",
     "cache_info",
     "continue_orbit",
     "escape_statistics",

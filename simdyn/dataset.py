@@ -37,7 +37,7 @@ def batch_coords(plan, block: Block | None = None) -> dict:
     return coords
 
 
-def optimizer_dataset(plan, run, result, loss: np.ndarray, block: Block | None = None) -> xr.Dataset:
+def optimizer_dataset(plan, launch, result, loss: np.ndarray, block: Block | None = None) -> xr.Dataset:
     """The dataset of one optimizer's batch, or of one ``block`` of it (no ``optimizer`` dim).
 
     ``result`` holds the trajectories of the block (the whole batch when ``block`` is None) and
@@ -46,7 +46,7 @@ def optimizer_dataset(plan, run, result, loss: np.ndarray, block: Block | None =
     """
     d = plan.landscape.dim
     if block is None:
-        block = Block(0, run.inputs.size, tuple(slice(0, n) for n in batch_shape(plan)))
+        block = Block(0, launch.inputs.size, tuple(slice(0, n) for n in batch_shape(plan)))
     dims = batch_dims(plan)
     shape = block.shape()
 
@@ -76,9 +76,9 @@ def optimizer_dataset(plan, run, result, loss: np.ndarray, block: Block | None =
             {"long_name": "recorded states w_t", "record_every": plan.record_every},
         )
     offset = 0
-    if run.request.observers:  # w_0 of every trajectory (N, d), not carried in slots: x0[g mod n_ic]
-        start_points = run.inputs.x0[np.arange(block.start, block.start + result.w.shape[1]) % run.inputs.x0.shape[0]]
-    for obs, buffer in zip(run.request.observers, result.observer_buffers):
+    if launch.request.observers:  # w_0 of every trajectory (N, d), not carried in slots: x0[g mod n_ic]
+        start_points = launch.inputs.x0[np.arange(block.start, block.start + result.w.shape[1]) % launch.inputs.x0.shape[0]]
+    for obs, buffer in zip(launch.request.observers, result.observer_buffers):
         names = obs.slots(d)
         state = {name: result.observer_state[offset + i] for i, name in enumerate(names)}
         state.update(w0=start_points, wT=result.w.T)
@@ -102,10 +102,10 @@ def optimizer_dataset(plan, run, result, loss: np.ndarray, block: Block | None =
 def build_dataset(plan, results, losses) -> xr.Dataset:
     """The study's dataset: one per optimizer, stacked on ``optimizer`` when several ran
     (``losses``: the final losses of each optimizer's batch)."""
-    parts = [optimizer_dataset(plan, run, result, loss) for run, result, loss in zip(plan.launches, results, losses)]
+    parts = [optimizer_dataset(plan, launch, result, loss) for launch, result, loss in zip(plan.launches, results, losses)]
     if plan.stacked:
         ds = xr.concat(parts, dim="optimizer", data_vars="all", coords="minimal", compat="override", join="exact")
-        ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.launches])
+        ds = ds.assign_coords(optimizer=[launch.optimizer.name for launch in plan.launches])
     else:
         ds = parts[0]
     return finish_dataset(plan, ds, float(sum(r.seconds for r in results)))

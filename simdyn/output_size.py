@@ -4,9 +4,10 @@
 as :func:`simdyn.io.optimizer_dataset` and :func:`simdyn.io.finish_dataset` build them:
 
 * per trajectory: ``w`` (d floats), ``loss`` (1 float), ``status`` (uint8), ``stop_step`` (int64);
-* ``trajectory`` when recorded: (T // record_every + 1) records × d floats per trajectory, the
-  allocation :func:`recording_bytes` sizes and :func:`simdyn.plan.make_plan` checks against
-  :func:`simdyn.plan.memory_budget`;
+* ``trajectory`` when recorded: (T // record_every + 1) records × d floats per trajectory
+  (:func:`recording_bytes`; in memory the run holds it as the kernel's padded recording ``R``,
+  which :func:`simdyn.engine.allocation.recording_bytes` sizes and :func:`simdyn.plan.make_plan`
+  checks against :func:`simdyn.plan.memory_budget`);
 * each observer's variables, sized by calling its ``finalize`` on the slots of one trajectory;
 * ``w0``: the initial set (d float64 per initial point).
 
@@ -23,21 +24,20 @@ from .dataset import batch_shape
 
 
 def recording_bytes(plan) -> int:
-    """Bytes of the recorded trajectories: (T // k + 1) · d · B · K · itemsize for
+    """Bytes of the output's ``trajectory`` variable: (T // k + 1) · d · B · K · itemsize for
     ``record_every`` = k, T steps, d coordinates, B trajectories per optimizer and K optimizers
     (0 when nothing is recorded)."""
     if not plan.record_every:
         return 0
-    records = plan.steps // plan.record_every + 1
-    batch = int(np.prod(batch_shape(plan), dtype=np.int64))
-    return records * plan.landscape.dim * batch * len(plan.launches) * np.dtype(plan.dtype).itemsize
+    shape, dtype = output_variables(plan)["trajectory"]
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
 
-def _observer_variables(run, dim: int, float_dtype) -> dict:
-    """``name -> (per-trajectory shape, dtype)`` of the variables ``run``'s observers write."""
+def _observer_variables(launch, dim: int, float_dtype) -> dict:
+    """``name -> (per-trajectory shape, dtype)`` of the variables ``launch``'s observers write."""
     out = {}
     one = np.zeros((1, dim))
-    for obs in run.request.observers:
+    for obs in launch.request.observers:
         state = {name: np.zeros(1) for name in obs.slots(dim)}
         state.update(w0=one, wT=one.astype(float_dtype))
         shape = obs.buffer(dim)
@@ -66,8 +66,8 @@ def output_variables(plan) -> dict:
     }
     if plan.record_every:
         per_trajectory["trajectory"] = ((plan.steps // plan.record_every + 1, d), floats)
-    for run in plan.launches:
-        for name, (shape, dtype) in _observer_variables(run, d, floats).items():
+    for launch in plan.launches:
+        for name, (shape, dtype) in _observer_variables(launch, d, floats).items():
             if name in per_trajectory:  # the same variable from another optimizer: the wider dtype
                 dtype = np.promote_types(dtype, per_trajectory[name][1])
             per_trajectory[name] = (shape, dtype)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .engine.allocation import recording_bytes
 from .engine.codegen import KernelLayout
 from .engine.kernels import KernelRequest
 from .engine.run import BatchInputs
@@ -25,6 +26,7 @@ from .landscapes import Landscape, get_landscape
 from .noise import Gaussian
 from .observe.base import Observer
 from .optimizers import Optimizer, get_optimizer
+from .output_size import format_bytes
 from .schedule import Schedule, as_schedule
 
 DTYPES = ("float64", "float32")
@@ -171,14 +173,6 @@ def _optimizer_list(optimizer) -> tuple[list[Optimizer], bool]:
     return [get_optimizer(optimizer)], False
 
 
-def _bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.3g} TiB"
-
-
 def _available_memory() -> int:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -211,16 +205,17 @@ def make_plan(
     """Check every argument of :func:`simdyn.simulate` and lay the study out as launches.
 
     Four stages, each its own function: validate the arguments (:func:`_validated`), resolve
-    the sweeps (:func:`_sweeps`), check the memory of recordings (:func:`_check_recording`),
-    and lay out one launch per optimizer (:func:`_launch`). Nothing is compiled.
+    the sweeps (:func:`_sweeps`), lay out one launch per optimizer (:func:`_launch`; its tables
+    are per combination, not per trajectory) and check the memory of recordings
+    (:func:`_check_recording`). Nothing is compiled or allocated per trajectory.
     """
     args = _validated(optimizer, landscape, x0, steps, hyper, params, observers, record_every, noise, dtype, target,
                       converge_tol, diverge_threshold)
     sweeps = _sweeps(args)
-    _check_recording(args, sweeps, max_memory)
     observers = tuple(obs.bind(args.landscape, sweeps.param_values) for obs in args.observers)
     param_table = _param_table(args.landscape, sweeps.param_values, sweeps.sweep)
     launches = [_launch(opt, args, sweeps, observers, param_table) for opt in args.optimizers]
+    _check_recording(launches, args, max_memory)
     return Plan(
         launches, args.stacked, args.landscape, sweeps.param_values, args.initial, sweeps.sweep, args.steps,
         args.record_every, args.noise, observers, args.dtype, args.target, float(converge_tol),
@@ -371,27 +366,28 @@ def _sweeps(args: _Arguments) -> _Sweeps:
     return _Sweeps(sweep, schedule, hyper_values, group_values, param_values)
 
 
-def _check_recording(args: _Arguments, sweeps: _Sweeps, max_memory) -> None:
-    """Stage 3: a recording of the whole batch must fit in the memory budget (the per-launch
-    state is checked when the run's chunking is known: :func:`simdyn.simulate.check_memory`)."""
+def _check_recording(launches: list, args: _Arguments, max_memory) -> None:
+    """Stage 4: the recordings of the whole batch must fit in the memory budget; their size is
+    the recording array each launch allocates (:func:`simdyn.engine.allocation.recording_bytes`;
+    the rest of a launch's memory is checked when the run's chunking is known:
+    :func:`simdyn.simulate.check_memory`)."""
     if not args.record_every:
         return
-    n_batch = sweeps.sweep.size * args.initial.points.shape[0]
-    n_records = args.steps // args.record_every + 1
-    dim = args.landscape.dim
-    need = n_records * dim * n_batch * np.dtype(args.dtype).itemsize * len(args.optimizers)
+    need = sum(recording_bytes(launch.request, launch.inputs, launch.inputs.size) for launch in launches)
     budget = memory_budget(max_memory)
     if need > budget:
+        n_batch = launches[0].inputs.size
+        n_records = args.steps // args.record_every + 1
         raise ValueError(
-            f"record_every={args.record_every}: the recording needs {_bytes(need)} "
-            f"({n_records} records x {n_batch} trajectories x {dim} coords x {len(args.optimizers)} optimizers), "
-            f"more than the {_bytes(budget)} available; record less often (larger record_every), "
+            f"record_every={args.record_every}: the recording needs {format_bytes(need)} "
+            f"({n_records} records x {n_batch} trajectories x {args.landscape.dim} coords x {len(launches)} optimizers), "
+            f"more than the {format_bytes(budget)} available; record less often (larger record_every), "
             "use observers instead of recordings, or split the batch into chunks"
         )
 
 
 def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple, param_table: np.ndarray) -> OptimizerLaunch:
-    """Stage 4: one optimizer's launch: its per-combination tables, its kernel's layout and the
+    """Stage 3: one optimizer's launch: its per-combination tables, its kernel's layout and the
     batch inputs."""
     land, sweep = args.landscape, sweeps.sweep
     n_combo, n_ic = sweep.size, args.initial.points.shape[0]

@@ -42,7 +42,7 @@ def study_attrs(plan) -> dict:
     attrs = {
         "simdyn_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "optimizer": ", ".join(run.optimizer.name for run in plan.launches),
+        "optimizer": ", ".join(launch.optimizer.name for launch in plan.launches),
         "landscape": land.name,
         "landscape_formula": land.formula,
         "landscape_dim": land.dim,
@@ -65,11 +65,14 @@ def study_attrs(plan) -> dict:
     for name, array in getattr(land, "data", {}).items():  # data: its shape and digest, not its values
         attrs[f"data_{name}_shape"] = _attr_value(np.asarray(array.shape))
         attrs[f"data_{name}_sha256"] = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    arguments = getattr(land, "arguments", None)  # a landscape built from arguments: they rebuild it
+    if arguments:
+        attrs["landscape_arguments"] = json.dumps(arguments)
     if getattr(land, "groups", None):
         attrs["landscape_groups"] = json.dumps({k: [v.start, v.stop] for k, v in land.groups.items()})
     call = {
-        "optimizer": [run.optimizer.name for run in plan.launches] if plan.stacked else plan.launches[0].optimizer.name,
-        "landscape": land.name,
+        "optimizer": [launch.optimizer.name for launch in plan.launches] if plan.stacked else plan.launches[0].optimizer.name,
+        "landscape": {"name": land.name, **arguments} if arguments else land.name,
         "steps": plan.steps,
         "params": {k: _jsonable(v) for k, v in plan.param_values.items()},
         "record_every": plan.record_every or None,
@@ -80,21 +83,21 @@ def study_attrs(plan) -> dict:
         "noise": None if plan.noise is None else {"sigma": plan.noise.sigma, "seed": plan.noise.seed},
         "hyper": {},
     }
-    for run in plan.launches:
-        prefix = f"hyper_{run.optimizer.name}_"
-        attrs[prefix + "lr_schedule"] = run.schedule.kind
-        attrs[prefix + "lr_formula"] = run.schedule.formula
-        for pname, dim in zip(run.schedule.params, run.schedule.param_names):
-            attrs[prefix + dim] = _attr_value(run.schedule.params[pname])
-        for name, value in run.hyper_used.items():
+    for launch in plan.launches:
+        prefix = f"hyper_{launch.optimizer.name}_"
+        attrs[prefix + "lr_schedule"] = launch.schedule.kind
+        attrs[prefix + "lr_formula"] = launch.schedule.formula
+        for pname, dim in zip(launch.schedule.params, launch.schedule.param_names):
+            attrs[prefix + dim] = _attr_value(launch.schedule.params[pname])
+        for name, value in launch.hyper_used.items():
             if name != "lr":
                 attrs[prefix + name] = _attr_value(value)
-        call["hyper"][run.optimizer.name] = {
-            "lr_schedule": {"kind": run.schedule.kind, **{k: _jsonable(v) for k, v in run.schedule.params.items()}},
-            **{k: _jsonable(v) for k, v in run.hyper_used.items() if k != "lr"},
+        call["hyper"][launch.optimizer.name] = {
+            "lr_schedule": {"kind": launch.schedule.kind, **{k: _jsonable(v) for k, v in launch.schedule.params.items()}},
+            **{k: _jsonable(v) for k, v in launch.hyper_used.items() if k != "lr"},
         }
-        attrs[f"optimizer_{run.optimizer.name}_reference"] = run.optimizer.reference
-        attrs[f"optimizer_{run.optimizer.name}_formula"] = run.optimizer.formula
+        attrs[f"optimizer_{launch.optimizer.name}_reference"] = launch.optimizer.reference
+        attrs[f"optimizer_{launch.optimizer.name}_formula"] = launch.optimizer.formula
     for obs in plan.observers:
         for key, value in obs.attrs().items():
             attrs[f"{obs.name}_{key}"] = _attr_value(value)

@@ -9,7 +9,8 @@ import xarray as xr
 from .dataset import build_dataset
 from .engine.landscape_check import check_landscape_compiles
 from .engine.loss import final_loss
-from .engine.run import concatenate_results, launch_bytes, run_batch
+from .engine.allocation import launch_bytes
+from .engine.run import concatenate_results, run_batch
 from .plan import make_plan
 from .progress import progress_bar
 
@@ -138,20 +139,20 @@ def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset
         return _simulate_on_cluster(plan, client, chunk_size, bar)
     results = []
     try:
-        for run in plan.launches:
-            size = run.inputs.size
+        for launch in plan.launches:
+            size = launch.inputs.size
             step = size if chunk_size is None else int(chunk_size)
             parts = []
             for start in range(0, size, step):
                 stop = min(size, start + step)
-                parts.append(run_batch(run.request, run.inputs, progress=advance if bar is not None else None,
+                parts.append(run_batch(launch.request, launch.inputs, progress=advance if bar is not None else None,
                                        start=start, stop=stop))
                 done[0] += (stop - start) * plan.steps
             results.append(concatenate_results(parts))
     finally:
         if bar is not None:
             bar.close()
-    losses = [final_loss(plan.landscape, run.inputs, result.w, 0, plan.dtype) for run, result in zip(plan.launches, results)]
+    losses = [final_loss(plan.landscape, launch.inputs, result.w, 0, plan.dtype) for launch, result in zip(plan.launches, results)]
     return build_dataset(plan, results, losses)
 
 

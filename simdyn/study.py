@@ -10,7 +10,9 @@ names the key, its table and the allowed keys; a value of the wrong type names i
     name = "my_study"                 # default: the file's stem ("study" for TOML text)
     description = "..."
     optimizers = ["sgd", "adam"]      # or optimizer = "adam" (no `optimizer` dim)   [required]
-    landscape = "valley"              # [required, here or in every [[runs]]]
+    landscape = "valley"              # [required, here or in every [[runs]]]; a landscape built
+                                      # from arguments: { name = "random_quadratic", d = 4,
+                                      #   eigenvalues = [1, 2, 3, 4], seed = 0 }
     steps = 3000                      # [required] integer >= 1
     record_every = 100                # record every k-th state (variable `trajectory`)
     dtype = "float64"                 # or "float32"
@@ -114,7 +116,7 @@ class StudyGroup:
     group name, landscape, parameters and initial set."""
 
     name: str
-    landscape: str
+    landscape: str | dict  # a registered name, or {name = ..., <arguments>} (simdyn.landscapes.BUILDERS)
     params: dict
     x0: tuple  # ("grid", {axis: (lo, hi, n)}) | ("points", array) | ("ball", {center, radius, n, seed})
 
@@ -394,10 +396,14 @@ def _parse_group(table: dict, where: str, own: dict) -> StudyGroup:
 
     if "landscape" not in table:
         raise ValueError(f"{_join(where, 'landscape')}: required (a landscape name)")
-    landscape_name = _check_str(_join(where, "landscape"), table["landscape"])
     params = dict(_check_table(_join(where, "params"), table.get("params", {})))
-    # the landscape's own parameter names are the allowed keys (quadratic's h shapes it)
-    land = get_landscape(landscape_name, {"h": np.asarray(params["h"], dtype=float)} if "h" in params else None)
+    if isinstance(table["landscape"], dict):  # a landscape built from arguments: {name = ..., ...}
+        landscape_name = dict(table["landscape"])
+        land = get_landscape(landscape_name)
+    else:
+        landscape_name = _check_str(_join(where, "landscape"), table["landscape"])
+        # the landscape's own parameter names are the allowed keys (quadratic's h shapes it)
+        land = get_landscape(landscape_name, {"h": np.asarray(params["h"], dtype=float)} if "h" in params else None)
     _check_keys(params, tuple(land.params), _join(where, "params"))
     for key, value in params.items():
         if np.ndim(land.params[key]) > 0:

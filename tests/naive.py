@@ -136,6 +136,18 @@ def box_entropies(grid, box):
 # -- the random generator, from the paper with Python's unbounded integers -------------------------
 
 
+def boundary_box_count(grid, box):
+    """Boxes of box × box cells (cell (i, j): the points (i..i+1, j..j+1)) holding a cell whose four
+    corners carry more than one label, box by box from the grid's first cell."""
+    n0, n1 = grid.shape[0] - 1, grid.shape[1] - 1
+    count = 0
+    for bi in range(0, n0, box):
+        for bj in range(0, n1, box):
+            count += any(len(np.unique(grid[i:i + 2, j:j + 2])) > 1
+                         for i in range(bi, min(bi + box, n0)) for j in range(bj, min(bj + box, n1)))
+    return count
+
+
 def philox4x32_10(ctr, key):
     """Philox4x32-10 (Salmon et al., SC'11, "Parallel random numbers: as easy as 1, 2, 3"; the
     constants of Random123)."""

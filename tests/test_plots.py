@@ -104,3 +104,17 @@ def test_status_map_legend_gives_each_status_share():
         heights[bar.get_x()] = heights.get(bar.get_x(), 0.0) + bar.get_height()
     np.testing.assert_allclose(sorted(heights.values()), [1.0, 1.0])
     plt.close(fig)
+
+
+def test_box_counting_plot_draws_the_counts_and_the_fitted_line():
+    """Oracle: a boundary along the grid, N(s) = ceil(64 / s) boxes and D = 1."""
+    labels = np.zeros((65, 65), dtype=int)
+    labels[:20] = 1
+    bc = sd.box_counting_dimension(xr.DataArray(labels, dims=("lr", "beta1")), boxes=[1, 2, 4, 8])
+    fig = sd.plot.box_counting(bc)
+    ax = fig.axes[0]
+    dots, line = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(dots.get_ydata(), np.log([64, 32, 16, 8]))
+    np.testing.assert_allclose(line.get_ydata(), np.log([64, 32, 16, 8]), atol=1e-12)
+    assert ax.get_legend_handles_labels()[1] == ["D = 1.000 ± 0.000"]
+    plt.close(fig)

@@ -6,6 +6,7 @@ One module per analysis; this module re-exports the public functions.
 """
 
 from .boundaries import basin_entropy, boundary_mask, uncertainty_exponent
+from .box_counting import box_counting_dimension
 from .escape import escape_statistics, escape_table, kaplan_meier
 from .flat import adam_flat_distance_bound, adam_step_bound, adam_step_bound_at, extremal_history
 from .periods import adam_two_cycle, adam_two_cycle_multipliers, proposition4_residual, two_cycle_stability_boundary

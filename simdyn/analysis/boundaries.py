@@ -1,9 +1,12 @@
 """Basin boundaries: where they are, whether they are fractal.
 
-Input: the ``attractor`` labels of :func:`simdyn.basins` on a grid of initial points (or any
-integer label array whose last dims are a regular grid). Every label counts as a basin,
-``diverged`` (−1) and ``unresolved`` (−2) included, as in Attractors.jl. Dims other than the
-grid's (``optimizer``, swept hyperparameters) are kept: each combination gets its own numbers.
+Input: the ``attractor`` labels of :func:`simdyn.basins` on a grid of initial points, or any
+label field on any regular grid of a Dataset: ``trainable`` (0/1) over two learning rates, the
+sign of a score (``by="sign:trainability_score"``), labels over ``lr`` × ``beta1``
+(:func:`labels_and_dims` says how ``by`` and ``dims`` choose them). Every label counts as a
+basin, ``diverged`` (−1) and ``unresolved`` (−2) included, as in Attractors.jl. Dims other than
+the measured ones (``optimizer``, further sweeps) are kept: each combination gets its own numbers.
+Boxes are cut in grid spacings, so a log-spaced sweep is measured in the log of its values.
 
 ``by="name"`` measures the boundaries between the basins of named critical points instead (a
 fixed point and the cycles around the same minimum count as one basin).
@@ -74,32 +77,92 @@ def by_name(ds: xr.Dataset) -> xr.DataArray:
     return labels.copy(data=np.where(labels.values >= 0, lut[np.maximum(labels.values, 0)], labels.values))
 
 
-def _labels_and_dims(data, dims, by="attractor"):
-    """The label DataArray and its grid dims: those of the initial set (the dims of ``attractor``
-    that ``basin_fraction`` lacks) unless ``dims`` names them. ``by="name"``: see :func:`by_name`."""
-    if by not in ("attractor", "name"):
-        raise ValueError(f"by must be 'attractor' or 'name', got {by!r}")
-    if by == "name" and not (isinstance(data, xr.Dataset) and "attractor_name" in data):
-        raise ValueError("by='name' needs a dataset from sd.basins (variable 'attractor_name')")
+#: ``by`` prefix that labels the points by the sign of a score variable (see :func:`sign_labels`).
+SIGN_PREFIX = "sign:"
+#: Label of the points whose score is NaN in :func:`sign_labels` (−1, 0 and +1 are the signs).
+NAN_SIGN = 2
+
+
+def sign_labels(score: xr.DataArray) -> xr.DataArray:
+    """The sign of a score as integer labels: −1, 0, +1, and ``NAN_SIGN`` (2) where it is NaN.
+
+    A boundary between the labels is a sign change of the score (a NaN region is a region of
+    its own: its edge is a boundary too)."""
+    values = np.asarray(score.values, dtype=float)
+    labels = np.where(np.isnan(values), NAN_SIGN, np.sign(np.nan_to_num(values))).astype(np.int8)
+    return score.copy(data=labels).rename(f"sign({score.name})" if score.name is not None else None)
+
+
+def _field(data, by):
+    """The DataArray ``by`` selects in ``data`` (see :func:`labels_and_dims`) and whether it is a
+    basins dataset's attractor labels."""
+    if by is not None and not isinstance(by, str):
+        raise TypeError(f"by must be None or a string, got {type(by).__name__}")
     if isinstance(data, xr.Dataset):
-        if "attractor" not in data:
-            raise ValueError("expected a dataset from sd.basins (variable 'attractor') or a label DataArray")
-        labels = by_name(data) if by == "name" else data["attractor"]
-        if dims is None and "basin_fraction" in data:
-            dims = tuple(d for d in labels.dims if d not in data["basin_fraction"].dims)
-    elif isinstance(data, xr.DataArray):
-        labels = data
+        by = "attractor" if by is None else by
+        if by == "name":
+            if "attractor_name" not in data or "attractor" not in data:
+                raise ValueError("by='name' needs a dataset from sd.basins (variables 'attractor', 'attractor_name')")
+            return by_name(data), True
+        name = by[len(SIGN_PREFIX):] if by.startswith(SIGN_PREFIX) else by
+        if name not in data.data_vars:
+            raise ValueError(f"by={by!r}: the dataset has no variable {name!r}; its variables: {sorted(data.data_vars)}"
+                             + ("" if by != "attractor" else " (expected a dataset from sd.basins)"))
+        field = data[name]
+        return (sign_labels(field), False) if by.startswith(SIGN_PREFIX) else (field, by == "attractor")
+    if isinstance(data, xr.DataArray):
+        field = data
+    elif isinstance(data, (np.ndarray, list, tuple)):
+        field = xr.DataArray(np.asarray(data))
     else:
-        labels = xr.DataArray(np.asarray(data))
+        raise TypeError(f"data must be an xarray Dataset or DataArray or a numpy array, got {type(data).__name__}")
+    if by in (None, "attractor"):
+        return field, False
+    if by == "sign":
+        return sign_labels(field), False
+    raise ValueError(f"by={by!r}: for a DataArray, by must be None (its values are the labels) or 'sign' (the sign "
+                     "of its values); variable names and 'name' select from a Dataset")
+
+
+def labels_and_dims(data, dims=None, by=None) -> tuple[xr.DataArray, tuple]:
+    """The integer labels a boundary measure uses and the dims it measures along.
+
+    ``data``: a Dataset, a DataArray or a numpy array. ``by`` picks the labels:
+
+    * Dataset: ``None`` or ``"attractor"`` (the labels of :func:`simdyn.basins`), ``"name"``
+      (attractors named after the same critical point merged, :func:`by_name`), the name of any
+      integer or boolean variable (``"trainable"``, ``"status"``), or ``"sign:<variable>"``: the
+      sign of a float variable (``"sign:trainability_score"``, :func:`sign_labels`);
+    * DataArray or array: ``None`` (its values are the labels; integers or booleans) or
+      ``"sign"`` (the sign of its values).
+
+    ``dims``: the two (or any number of) dims to measure along, spatial or not (``("lr_layer1",
+    "lr_layer2")``, ``("lr", "beta1")``). Default: for the ``attractor`` labels of a basins
+    dataset the dims of its initial grid, else every dim of the labels. The other dims are kept:
+    each of their combinations is measured on its own.
+    """
+    labels, basins_labels = _field(data, by)
+    if dims is None and basins_labels and "basin_fraction" in data:
+        dims = tuple(d for d in labels.dims if d not in data["basin_fraction"].dims)
     if dims is None:
         dims = labels.dims
+    if isinstance(dims, str):
+        dims = (dims,)
     dims = tuple(dims)
     missing = [d for d in dims if d not in labels.dims]
     if missing or not dims:
-        raise ValueError(f"grid dims {list(dims)} not found in the labels' dims {list(labels.dims)}")
+        raise ValueError(f"dims: grid dims {list(dims)} not found in the labels' dims {list(labels.dims)}")
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"dims: each dim once, got {list(dims)}")
     if labels.dtype.kind not in "iub":
-        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+        hint = f" (use by='sign:{by}' for the sign of a score)" if isinstance(data, xr.Dataset) else \
+            " (use by='sign' for the sign of a score)"
+        raise TypeError(f"labels must be integers or booleans, got dtype {labels.dtype}{hint}")
     return labels, dims
+
+
+def _label_name(by) -> str:
+    return "attractor" if by is None else str(by)
 
 
 def _per_group(labels: xr.DataArray, dims, compute):
@@ -149,7 +212,7 @@ def _fit(boxes: np.ndarray, fraction: np.ndarray):
     return float(slope), float(intercept), stderr, use
 
 
-def uncertainty_exponent(data, boxes=None, dims=None, by: str = "attractor") -> xr.Dataset:
+def uncertainty_exponent(data, boxes=None, dims=None, by: str | None = None) -> xr.Dataset:
     """Uncertainty exponent α (Grebogi et al. 1983) and boundary dimension D − α of the basins.
 
     ``data``: a :func:`simdyn.basins` dataset (or an integer label DataArray / array whose grid
@@ -161,7 +224,7 @@ def uncertainty_exponent(data, boxes=None, dims=None, by: str = "attractor") -> 
     and the fit data ``uncertain_fraction`` and ``fit_used`` over dim ``box`` (with coordinate
     ``epsilon``: the box side in the units of the first grid dim, when it has coordinates).
     """
-    labels, dims = _labels_and_dims(data, dims, by)
+    labels, dims = labels_and_dims(data, dims, by)
     shape = tuple(labels.sizes[d] for d in dims)
     boxes = default_boxes(shape) if boxes is None else np.unique(np.asarray(boxes, dtype=np.int64))
     if boxes.size < 2 or np.any(boxes < 1):
@@ -192,7 +255,7 @@ def uncertainty_exponent(data, boxes=None, dims=None, by: str = "attractor") -> 
         coords=coords,
     )
     ds.attrs.update({"method": "Grebogi et al. 1983, sliding boxes", "grid_dims": " ".join(dims),
-                     "phase_space_dimension": len(dims), "labels": by})
+                     "phase_space_dimension": len(dims), "labels": _label_name(by)})
     return ds
 
 
@@ -217,7 +280,7 @@ def box_entropies(grid: np.ndarray, box: int) -> tuple[np.ndarray, np.ndarray]:
     return entropy, np.bincount(run_box, minlength=n_boxes)
 
 
-def basin_entropy(data, box: int = ENTROPY_BOX, dims=None, by: str = "attractor") -> xr.Dataset:
+def basin_entropy(data, box: int = ENTROPY_BOX, dims=None, by: str | None = None) -> xr.Dataset:
     """Basin entropy S_b and boundary basin entropy S_bb (Daza et al. 2016).
 
     ``data``, ``dims`` and ``by`` as for :func:`uncertainty_exponent`; ``box``: side of the boxes in grid points
@@ -227,7 +290,7 @@ def basin_entropy(data, box: int = ENTROPY_BOX, dims=None, by: str = "attractor"
     """
     if isinstance(box, bool) or not isinstance(box, (int, np.integer)) or box < 1:
         raise ValueError(f"box must be an integer >= 1 (grid points per side), got {box!r}")
-    labels, dims = _labels_and_dims(data, dims, by)
+    labels, dims = labels_and_dims(data, dims, by)
 
     def compute(grid):
         entropy, n_labels = box_entropies(grid, int(box))
@@ -248,5 +311,5 @@ def basin_entropy(data, box: int = ENTROPY_BOX, dims=None, by: str = "attractor"
         },
         coords=coords,
     )
-    ds.attrs.update({"box": int(box), "grid_dims": " ".join(dims), "method": "Daza et al. 2016", "labels": by})
+    ds.attrs.update({"box": int(box), "grid_dims": " ".join(dims), "method": "Daza et al. 2016", "labels": _label_name(by)})
     return ds

@@ -43,13 +43,13 @@ def plan_tasks(plan, chunk_size: int | None) -> list[Task]:
 
 def run_task(plan, task: Task) -> xr.Dataset:
     """Simulate one block and return its Dataset (``optimizer`` dim of length 1 when stacked)."""
-    run = plan.launches[task.optimizer_index]
-    result = run_batch(run.request, run.inputs, start=task.block.start, stop=task.block.stop)
-    loss = final_loss(plan.landscape, run.inputs, result.w, task.block.start, plan.dtype)
-    ds = optimizer_dataset(plan, run, result, loss, task.block)
+    launch = plan.launches[task.optimizer_index]
+    result = run_batch(launch.request, launch.inputs, start=task.block.start, stop=task.block.stop)
+    loss = final_loss(plan.landscape, launch.inputs, result.w, task.block.start, plan.dtype)
+    ds = optimizer_dataset(plan, launch, result, loss, task.block)
     ds.attrs["elapsed_seconds"] = float(result.seconds)
     if plan.stacked:
-        ds = ds.expand_dims(optimizer=[run.optimizer.name])
+        ds = ds.expand_dims(optimizer=[launch.optimizer.name])
     return ds
 
 
@@ -112,5 +112,5 @@ def gather(plan, finished) -> xr.Dataset:
     coords.update(recorded_steps)
     ds = xr.Dataset({name: (specs[name][0], arrays[name], specs[name][1]) for name in arrays}, coords=coords)
     if plan.stacked:
-        ds = ds.assign_coords(optimizer=[run.optimizer.name for run in plan.launches])
+        ds = ds.assign_coords(optimizer=[launch.optimizer.name for launch in plan.launches])
     return finish_dataset(plan, ds, elapsed)

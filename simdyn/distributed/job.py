@@ -17,6 +17,7 @@ import netCDF4
 
 from .._version import __version__
 from ..progress import progress_bar
+from ..engine.allocation import launch_bytes
 from ..io import atomic_output
 from ..output_size import format_bytes, output_bytes
 from ..provenance import study_attrs
@@ -38,22 +39,15 @@ class JobPlan:
         return sum(task.block.size * plan.steps for _, plan, tasks in self.groups for task in tasks)
 
     def memory_estimate(self) -> dict:
-        """Bytes: the largest block's working state, and the final file's variables
+        """Bytes: the largest block's working memory (what one launch of it allocates,
+        :func:`simdyn.engine.allocation.launch_bytes`), and the final file's variables
         (:func:`simdyn.output_size.output_bytes`, recordings and observers included)."""
         largest, output = 0, 0
         for _, plan, tasks in self.groups:
             output += output_bytes(plan)
-            itemsize = 4 if plan.dtype == "float32" else 8
-            d = plan.landscape.dim
-            for run in plan.launches:
-                per_traj = itemsize * d * (2 + run.request.layout.n_slots) + 8 * (1 + sum(run.request.layout.observer_slots))
-                for shape in run.inputs.observer_buffers:
-                    if shape is not None:
-                        per_traj += 8 * shape[0] * shape[1]
-                if plan.record_every:
-                    per_traj += itemsize * d * (plan.steps // plan.record_every + 1)
-                block = max(task.block.size for task in tasks)
-                largest = max(largest, 2 * per_traj * block)
+            block = max(task.block.size for task in tasks)
+            for launch in plan.launches:
+                largest = max(largest, launch_bytes(launch.request, launch.inputs, block))
         return {"largest_block": largest, "output": output}
 
     def describe(self) -> str:

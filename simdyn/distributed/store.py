@@ -110,7 +110,7 @@ def _full_coords(plan, part: xr.Dataset) -> dict:
     if "step" in part.coords:
         coords["step"] = part["step"].values
     if plan.stacked:
-        coords["optimizer"] = np.array([run.optimizer.name for run in plan.launches], dtype=object)
+        coords["optimizer"] = np.array([launch.optimizer.name for launch in plan.launches], dtype=object)
     return coords
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .allocation import TABLES, kernel_arrays
 from .array_codegen import TILE_ROWS, array_argument_names
 from .codegen import argument_names
 from .kernels import KernelRequest, get_kernel
@@ -103,23 +104,6 @@ def cpu_tiles(g: np.ndarray, n_ic: int, tile: int, tile_group: np.ndarray | None
     return tiles, order
 
 
-def padded_width(n: int, itemsize: int) -> int:
-    """Row length ≥ n whose size in bytes is an odd number of 64-byte cache lines.
-
-    The state lives in (rows, N) arrays walked row by row in one loop; with N a power of two
-    every row starts on the same L1 cache set and the rows evict each other (4x slower with a
-    few observers). An odd number of lines between rows spreads them over the sets.
-    """
-    per_line = max(1, 64 // itemsize)
-    lines = -(-n // per_line)
-    return (lines + (lines % 2 == 0)) * per_line
-
-
-def _rows(shape: tuple, n: int, dtype) -> np.ndarray:
-    """Zeros of shape (*shape, padded n): the first n columns are the trajectories."""
-    return np.zeros(shape + (padded_width(n, np.dtype(dtype).itemsize),), dtype=dtype)
-
-
 def _tile_size(n: int) -> int:
     """CPU_TILE, or less (a multiple of 64) when the batch would leave threads without a tile."""
     import numba
@@ -169,99 +153,79 @@ def per_trajectory(x0: np.ndarray, table: np.ndarray, start: int, stop: int, out
             out_table[..., lo - start:hi - start] = table[:, c].reshape(table.shape[:1] + (1,) * (out_table.ndim - 1))
 
 
+def _zeros(req: KernelRequest, inp: BatchInputs, n: int, n_combos: int) -> dict:
+    """Zeroed kernel arrays, exactly those :func:`simdyn.engine.allocation.kernel_arrays` lists
+    (the memory check counts the same list)."""
+    return {name: np.zeros(shape, dtype=dtype) for name, (shape, dtype) in kernel_arrays(req, inp, n, n_combos).items()}
+
+
+def _fill_tables(a: dict, inp: BatchInputs, first: int, last: int) -> dict:
+    """Copy the per-combination tables' columns first … last − 1 into ``a``; return them by name."""
+    tables = {name: getattr(inp, field) for name, field in TABLES.items()}
+    for name, table in tables.items():
+        a[name][...] = table[:, first:last]
+    return tables
+
+
+def _fill_lanes(a: dict, req: KernelRequest, tables: dict, combo: np.ndarray, n: int) -> None:
+    """Each trajectory's values of the lane rows (``LR``: hyperparameter, schedule and landscape
+    rows; ``LQ``: observer parameter rows)."""
+    for name, kinds in (("LR", ("H", "Q", "P")), ("LQ", ("OQ",))):
+        rows = [(t, i) for t, i in req.layout.lane_rows if t in kinds]
+        for k, (t, i) in enumerate(rows):
+            a[name][k, :n] = tables[t][i, combo]
+
+
+def _buffers(a: dict, req: KernelRequest, inp: BatchInputs) -> list:
+    """The history buffers in observer order (None for an observer without one)."""
+    names = iter(req.layout.buffer_args())
+    return [None if shape is None else a[next(names)] for shape in inp.observer_buffers]
+
+
 def _allocate(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: bool):
     """The kernel's arrays by argument name; column j holds trajectory g[j] (``contiguous``:
     g is a range of consecutive indices)."""
-    dt = np.dtype(req.dtype)
     n_ic, d = inp.x0.shape
     n = g.size
     start, stop = int(g.min()), int(g.max()) + 1
+    first, last = start // n_ic, (stop - 1) // n_ic + 1
     if req.layout.form == "array":
-        return _allocate_array_form(req, inp, start, stop, g)
-    a = {"W": _rows((d,), n, dt), "S": _rows((req.layout.n_slots, d), n, dt)}
+        return _allocate_array_form(req, inp, g, first, last)
+    a = _zeros(req, inp, n, last - first)
     if contiguous:
         per_trajectory(inp.x0, inp.init_state, start, stop, a["W"][:, :n], a["S"][:, :, :n])
     else:
         a["W"][:, :n] = inp.x0[g % n_ic].T
         a["S"][:, :, :n] = inp.init_state[:, None, g // n_ic]
-    first, last = start // n_ic, (stop - 1) // n_ic + 1
-    a["F"] = _rows((), n, np.int32 if dt == np.float32 else np.int64)  # the kernels' FT
-    a["O"] = _rows((sum(req.layout.observer_slots),), n, np.float64)
     if inp.record_every:
-        a["R"] = _rows((inp.steps // inp.record_every + 1, d), n, dt)
         a["R"][0] = a["W"]
-    else:
-        a["R"] = np.zeros((1, d, 1), dtype=dt)
-    tables = {"H": inp.hypers, "Q": inp.schedule, "P": inp.params, "OQ": inp.observer_params}
-    for name, table in tables.items():
-        a[name] = np.ascontiguousarray(table[:, first:last], dtype=np.float64 if name == "OQ" else dt)
-    a["G"] = np.zeros(padded_width(n, 8), dtype=np.int64)
+    tables = _fill_tables(a, inp, first, last)
     a["G"][:n] = g
-    for name, kinds, dtype in (("LR", ("H", "Q", "P"), dt), ("LQ", ("OQ",), np.float64)):
-        rows = [(t, i) for t, i in req.layout.lane_rows if t in kinds]
-        a[name] = _rows((max(1, len(rows)),), n, dtype)
-        for k, (t, i) in enumerate(rows):
-            a[name][k, :n] = tables[t][i, g // n_ic]
-    buffers = [None if shape is None else _rows(tuple(shape), n, np.float64) for shape in inp.observer_buffers]
-    a.update({name: b for name, b in zip(req.layout.buffer_args(), [b for b in buffers if b is not None])})
-    return a, buffers
+    _fill_lanes(a, req, tables, g // n_ic, n)
+    return a, _buffers(a, req, inp)
 
 
-def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop: int, g: np.ndarray):
+def _allocate_array_form(req: KernelRequest, inp: BatchInputs, g: np.ndarray, first: int, last: int):
     """The array-form kernel's arrays: a row of d contiguous coordinates per trajectory (W (n, d),
-    S (slots, n, d), R (records, n, d)); column j of the tables as in :func:`_allocate`."""
-    dt = np.dtype(req.dtype)
-    n_ic, d = inp.x0.shape
+    S (slots, n, d), R (records, n, d), history buffers (n, length, width)); the tables as in
+    :func:`_allocate`; the landscape's data as it is (converted to the run's dtype if needed)."""
+    n_ic = inp.x0.shape[0]
     n = g.size
     combo = g // n_ic
-    first, last = start // n_ic, (stop - 1) // n_ic + 1
-    a = {"W": np.ascontiguousarray(inp.x0[g % n_ic], dtype=dt)}
-    a["S"] = np.ascontiguousarray(np.broadcast_to(inp.init_state[:, combo, None], (req.layout.n_slots, n, d)), dtype=dt)
-    a["F"] = np.zeros(n, dtype=np.int32 if dt == np.float32 else np.int64)
-    a["O"] = np.zeros((n, sum(req.layout.observer_slots)), dtype=np.float64)  # a row per trajectory
+    a = _zeros(req, inp, n, last - first)
+    a["W"][...] = inp.x0[g % n_ic]
+    a["S"][...] = inp.init_state[:, combo, None]
     if inp.record_every:
-        a["R"] = np.zeros((inp.steps // inp.record_every + 1, n, d), dtype=dt)
         a["R"][0] = a["W"]
-    else:
-        a["R"] = np.zeros((1, 1, d), dtype=dt)
-    tables = {"H": inp.hypers, "Q": inp.schedule, "P": inp.params, "OQ": inp.observer_params}
-    for name, table in tables.items():
-        a[name] = np.ascontiguousarray(table[:, first:last], dtype=np.float64 if name == "OQ" else dt)
-    a["G"] = g
-    for name, kinds, dtype in (("LR", ("H", "Q", "P"), dt), ("LQ", ("OQ",), np.float64)):
-        rows = [(t, i) for t, i in req.layout.lane_rows if t in kinds]
-        a[name] = np.zeros((max(1, len(rows)), n), dtype=dtype)
-        for k, (t, i) in enumerate(rows):
-            a[name][k] = tables[t][i, combo]
-    cuda = req.target == "cuda"
-    a["GS"] = np.zeros((n, d) if cuda else (1, 1), dtype=dt)
-    a["NS"] = np.zeros((n, d) if cuda else (1, 1), dtype=dt)
-    a["US"] = np.zeros((req.layout.n_slots, n, d) if cuda else (1, 1, 1), dtype=dt)
+    tables = _fill_tables(a, inp, first, last)
+    a["G"][...] = g
+    _fill_lanes(a, req, tables, combo, n)
     for i, array in enumerate(req.landscape.data_arrays):
-        a[f"D{i}"] = np.ascontiguousarray(array, dtype=dt)
-    # History buffers: a (length, width) block per trajectory, (n, length, width).
-    buffers = [None if shape is None else np.zeros((n, *shape), dtype=np.float64) for shape in inp.observer_buffers]
-    a.update({name: b for name, b in zip(req.layout.buffer_args(), [b for b in buffers if b is not None])})
-    return a, buffers
-
-
-def launch_bytes(req: KernelRequest, inp: BatchInputs, n: int) -> int:
-    """Bytes :func:`run_batch` allocates to advance n trajectories of this batch: state, slots,
-    frozen codes, observer slots and history buffers, recordings, per-trajectory lane rows and
-    scratch rows, plus the copies it returns (what :func:`_allocate` and the results hold)."""
-    real = np.dtype(req.dtype).itemsize
-    d = inp.x0.shape[1]
-    layout = req.layout
-    per_traj = real * d * (1 + layout.n_slots)  # W, S
-    per_traj += 8 + 8  # F, G
-    per_traj += 8 * sum(layout.observer_slots) + real * len(layout.lane_rows) + 8
-    per_traj += sum(8 * int(np.prod(shape)) for shape in inp.observer_buffers if shape is not None)
-    if inp.record_every:
-        per_traj += real * d * (inp.steps // inp.record_every + 1)
-    if layout.form == "array" and req.target == "cuda":
-        per_traj += real * d * (2 + layout.n_slots)  # scratch rows
-    results = real * d * (2 + layout.n_slots) + 16 + 8 * sum(layout.observer_slots)  # w, w_prev, state, …
-    return int(n * (per_traj + results))
+        if f"D{i}" in a:  # allocated in the run's dtype
+            a[f"D{i}"][...] = array
+        else:
+            a[f"D{i}"] = array
+    return a, _buffers(a, req, inp)
 
 
 def _segments(total_steps: int, n_traj: int, timer):
@@ -363,15 +327,16 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
 
     for t_begin, t_end in _segments(inp.steps, n, update_progress):
         launch(t_begin, t_end)
-    w_prev = fetch("W")
-    w_prev = w_prev.copy() if w_prev is args["W"] else w_prev
+    columns = _columns(n, order)
+    # the positions before the last step, in the results' (d, N) layout and batch order: a copy
+    # of n columns (the gather makes one when the tiles reordered the trajectories)
+    w_prev = columns(fetch("W").T if array_form else fetch("W"))
+    w_prev = w_prev.copy() if np.shares_memory(w_prev, args["W"]) else w_prev
     launch(inp.steps - 1, inp.steps)
     update_progress(inp.steps)
     buffer_arrays = iter([fetch(name) for name in req.layout.buffer_args()])
     host_buffers = [None if b is None else next(buffer_arrays) for b in buffers]
-    columns = _columns(n, order)
     if array_form:  # rows of d coordinates (of observer slots) -> the (…, d, N) layout of the results
-        w_prev = w_prev.T
         host_buffers = [None if b is None else np.moveaxis(b, 0, -1) for b in host_buffers]
         fetch_rows = fetch
 
@@ -380,7 +345,7 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
             return np.swapaxes(a, -1, -2) if name in ("W", "S", "R", "O") else a
     return BatchResult(
         w=columns(fetch("W")),
-        w_prev=columns(w_prev),
+        w_prev=w_prev,
         frozen=columns(fetch("F")),
         observer_state=columns(fetch("O")),
         records=columns(fetch("R")) if inp.record_every else None,

@@ -5,6 +5,7 @@ scripts can ``fig.savefig(...)``. One module per analysis; this module re-export
 """
 
 from .basins import basin_fractions, basins, phase_portrait
+from .boundaries import box_counting
 from .branches import orbit_branches
 from .escape import escape_scaling, survival, vector_field
 from .periods import bifurcation, period_map

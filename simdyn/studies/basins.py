@@ -245,10 +245,10 @@ def _describe(plan, table: KeyTable, groups: np.ndarray, near_tol: float) -> lis
     reps = representatives(table, groups, by_period=True) if n_groups else []
     out = []
     for k in reps:
-        run, index = table.owner[k]
+        launch_index, index = table.owner[k]
         combo = index // n_ic
         cycle = table.cycle[k]
-        flat = tuple(float(v) for v in plan.launches[run].inputs.params[:, combo])
+        flat = tuple(float(v) for v in plan.launches[launch_index].inputs.params[:, combo])
         name, rank, known = name_attractor(land, cycle, _param_values(plan, combo), near_tol)
         out.append({
             "known": known,
@@ -304,7 +304,7 @@ def _dataset(plan, key_index, table, confined, tol, near_tol, direction, max_per
 
     coords = {name: values for name, values in zip(plan.sweep.names, plan.sweep.values)}
     if plan.stacked:
-        coords["optimizer"] = [run.optimizer.name for run in plan.launches]
+        coords["optimizer"] = [launch.optimizer.name for launch in plan.launches]
     coords.update(plan.initial.coords)
     coords.update({"attractor_id": np.arange(n_attr), "coord": coord_labels(dim), "cycle_step": np.arange(longest)})
     stderr = np.sqrt(fraction * (1.0 - fraction) / n_points)

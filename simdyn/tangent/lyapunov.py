@@ -65,22 +65,22 @@ def lyapunov(optimizer, landscape, x0, steps: int, hyper=None, params=None, tran
     if isinstance(optimizer, (list, tuple)):
         raise ValueError("optimizer: lyapunov takes one optimizer; call it once per optimizer")
     plan = make_plan(optimizer, landscape, x0, steps, hyper=hyper, params=params)
-    (run,) = plan.launches
-    if run.schedule.kind != "constant":
+    (launch,) = plan.launches
+    if launch.schedule.kind != "constant":
         raise ValueError("hyper: lyapunov supports a constant learning rate only")
-    smap = step_map(run.optimizer, plan.landscape, {k: bool(run.hyper_used[k]) for k in run.optimizer.flags})
+    smap = step_map(launch.optimizer, plan.landscape, {k: bool(launch.hyper_used[k]) for k in launch.optimizer.flags})
     n = smap.width
     if spectrum and n > MAX_SPECTRUM:
         raise ValueError(f"spectrum: the state dimension d*(1 + slots) = {n} exceeds {MAX_SPECTRUM}; "
                          "use spectrum=False for the largest exponent")
-    inputs = run.inputs
+    inputs = launch.inputs
     n_ic = plan.initial.points.shape[0]
     combo = np.repeat(np.arange(plan.sweep.size), n_ic)
     ic = np.tile(np.arange(n_ic), plan.sweep.size)
     d = plan.landscape.dim
     z = np.empty((combo.size, n))
     z[:, :d] = plan.initial.points[ic]
-    for i in range(len(run.optimizer.slots)):
+    for i in range(len(launch.optimizer.slots)):
         z[:, d * (1 + i):d * (2 + i)] = inputs.init_state[i, combo][:, None]
     lr = np.ascontiguousarray(inputs.schedule[0, combo])
     h = np.ascontiguousarray(inputs.hypers[:, combo].T)
@@ -108,7 +108,7 @@ def lyapunov(optimizer, landscape, x0, steps: int, hyper=None, params=None, tran
         data["lyapunov_spectrum"] = (dims + ("exponent",), exponents.reshape(shape + (k,)),
                                      {"long_name": "Lyapunov exponents, descending (natural log per step)"})
     out = xr.Dataset(data, coords=coords)
-    out.attrs.update(optimizer=run.optimizer.name, landscape=plan.landscape.name, steps=int(steps),
+    out.attrs.update(optimizer=launch.optimizer.name, landscape=plan.landscape.name, steps=int(steps),
                      transient=int(transient), method="Benettin (modified Gram-Schmidt every step)",
                      coord_labels=", ".join(coord_labels(d)))
     return out

@@ -55,13 +55,13 @@ class KeyTable:
         self.count: list[int] = []
         self.period: list[int] = []
         self.signature: list[np.ndarray] = []
-        self.owner: list[tuple[int, int]] = []  # (run, global trajectory index) of the representative
+        self.owner: list[tuple[int, int]] = []  # (launch_index, global trajectory index) of the representative
         self.cycle: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self.period)
 
-    def add(self, run: int, start: int, rows: np.ndarray, period: int, signature, cycles) -> np.ndarray:
+    def add(self, launch_index: int, start: int, rows: np.ndarray, period: int, signature, cycles) -> np.ndarray:
         """Key index of each of a block's trajectories of period ``period``.
 
         ``rows``: their block-local indices (increasing), ``start``: the block's first global
@@ -72,7 +72,7 @@ class KeyTable:
                                                       return_counts=True)
         found = np.empty(len(unique), dtype=np.int64)
         for u, (key, at) in enumerate(zip(map(tuple, unique.tolist()), first_at)):
-            owner = (run, start + int(rows[at]))
+            owner = (launch_index, start + int(rows[at]))
             k = self.index.get(key)
             if k is None:
                 k = self.index[key] = len(self.period)
@@ -141,7 +141,7 @@ class Confined:
         return position[alone], owner[alone]
 
 
-def map_block(table: KeyTable, confined: Confined, run: int, start: int, position: int, status, period, orbit,
+def map_block(table: KeyTable, confined: Confined, launch_index: int, start: int, position: int, status, period, orbit,
               center, direction, near_tol: float) -> np.ndarray:
     """Steps 1–3 and the boxes of step 7 for one block of trajectories: the key index of each
     (or ``DIVERGED`` / ``UNRESOLVED``), the keys entered in ``table``, the small boxes of those
@@ -149,7 +149,7 @@ def map_block(table: KeyTable, confined: Confined, run: int, start: int, positio
 
     ``status``, ``period`` (N,), ``orbit`` (N, max_period, d) (NaN before step 0 on a short
     horizon), ``center`` (N, d): the period detector's outputs for the block, whose first
-    trajectory has global index ``start`` in optimizer ``run`` and position ``position`` in the
+    trajectory has global index ``start`` in optimizer launch ``launch_index`` and position ``position`` in the
     flattened label array.
     """
     frozen = (status == STATUS["diverged"]) | (status == STATUS["nonfinite"])
@@ -158,7 +158,7 @@ def map_block(table: KeyTable, confined: Confined, run: int, start: int, positio
         rows = np.flatnonzero((period == p) & ~frozen)
         cycles = aligned_cycles(orbit[rows], int(p), direction)
         signature = np.concatenate([cycles[:, 0, :], center[rows]], axis=1)
-        keys[rows] = table.add(run, start, rows, int(p), signature, cycles)
+        keys[rows] = table.add(launch_index, start, rows, int(p), signature, cycles)
     rows = np.flatnonzero((period == 0) & ~frozen)
     states = orbit[rows]
     gaps = bool(np.isnan(states[:, 0]).any())  # a horizon shorter than the orbit: NaN first

@@ -23,7 +23,8 @@ def random_quadratic(d, eigenvalues, seed=0, form=None):
 
     ``d``: the dimension; ``eigenvalues``: d numbers (the spectrum of H); ``form``: as in
     :func:`simdyn.landscapes.quadratic` (tuple form up to d = 8, array form above).
-    The matrix is available as ``landscape.hessian``.
+    The matrix is available as ``landscape.hessian``, the arguments as ``landscape.arguments``
+    (saved with a run, so ``{"name": "random_quadratic", **arguments}`` rebuilds it).
     """
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
         raise ValueError(f"random_quadratic: d must be an integer >= 1, got {d!r}")
@@ -46,4 +47,6 @@ def random_quadratic(d, eigenvalues, seed=0, form=None):
     land.doc = __doc__
     land.hessian = h
     land.rotation = q
+    #: what rebuilds it by name (simdyn.landscapes.BUILDERS); files store it
+    land.arguments = {"d": int(d), "eigenvalues": lam.tolist(), "seed": int(seed), "form": land.form}
     return land

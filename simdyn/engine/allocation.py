@@ -1,0 +1,155 @@
+"""The arrays a launch allocates: one list of names, shapes and dtypes, used to allocate them and
+to budget memory before anything is allocated.
+
+:func:`kernel_arrays` lists the kernel's array arguments that :func:`simdyn.engine.run.run_batch`
+makes for n trajectories (:func:`simdyn.engine.run._allocate` allocates exactly these);
+:func:`returned_copies` the arrays its result holds that are not views of them;
+:func:`launch_bytes` sums both, the memory one launch (or one chunk) holds at its peak, which
+:func:`simdyn.simulate.check_memory` compares with the run's ``max_memory``, and
+:func:`recording_bytes` the part of it that the recording ``R`` takes, which
+:func:`simdyn.plan.make_plan` checks for the whole batch before anything else is sized.
+
+Tuple-form kernels keep each quantity in rows of the padded width of
+:func:`padded_width` (columns are trajectories); array-form kernels a row per trajectory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The per-combination tables copied into every launch, by kernel argument name, and the
+#: :class:`simdyn.engine.run.BatchInputs` field each comes from.
+TABLES = {"H": "hypers", "Q": "schedule", "P": "params", "OQ": "observer_params"}
+
+
+def padded_width(n: int, itemsize: int) -> int:
+    """Row length ≥ n whose size in bytes is an odd number of 64-byte cache lines.
+
+    The state lives in (rows, N) arrays walked row by row in one loop; with N a power of two
+    every row starts on the same L1 cache set and the rows evict each other (4x slower with a
+    few observers). An odd number of lines between rows spreads them over the sets.
+    """
+    per_line = max(1, 64 // itemsize)
+    lines = -(-n // per_line)
+    return (lines + (lines % 2 == 0)) * per_line
+
+
+def frozen_dtype(dtype) -> np.dtype:
+    """dtype of the frozen codes ``F`` (the kernels' FT): int32 beside float32, else int64."""
+    return np.dtype(np.int32 if np.dtype(dtype) == np.float32 else np.int64)
+
+
+def combinations_spanned(n: int, n_ic: int, n_combos: int) -> int:
+    """Most combinations n consecutive trajectories can span (the columns of the tables a chunk
+    copies): all C for the whole batch."""
+    return int(min(n_combos, -(-(n - 1) // n_ic) + 1))
+
+
+def lane_row_counts(layout) -> tuple[int, int]:
+    """Rows of ``LR`` (per-trajectory hyperparameter, schedule and landscape values) and of
+    ``LQ`` (per-trajectory observer parameters), each at least 1."""
+    real = sum(1 for t, _ in layout.lane_rows if t in ("H", "Q", "P"))
+    observer = sum(1 for t, _ in layout.lane_rows if t == "OQ")
+    return max(1, real), max(1, observer)
+
+
+def kernel_arrays(req, inp, n: int, n_combos: int | None = None) -> dict:
+    """``name -> (shape, dtype)`` of every array argument the kernel of ``req`` gets to advance
+    n trajectories of ``inp`` spanning ``n_combos`` combinations (default: the most they can
+    span). The tile table ``T`` (3 int64 per tile) is not listed: its size depends on the
+    threads, and it is a few bytes per thousand trajectories."""
+    dt = np.dtype(req.dtype)
+    layout = req.layout
+    d = inp.x0.shape[1]
+    n_combos = combinations_spanned(n, inp.x0.shape[0], inp.hypers.shape[1]) if n_combos is None else n_combos
+    lr_rows, lq_rows = lane_row_counts(layout)
+    records = inp.steps // inp.record_every + 1 if inp.record_every else 0
+    obs_slots = sum(layout.observer_slots)
+    tables = {name: ((getattr(inp, field).shape[0], n_combos), np.dtype(np.float64) if name == "OQ" else dt)
+              for name, field in TABLES.items()}
+    if layout.form == "array":
+        cuda = req.target == "cuda"
+        arrays = {
+            "W": ((n, d), dt), "S": ((layout.n_slots, n, d), dt), "F": ((n,), frozen_dtype(dt)),
+            "O": ((n, obs_slots), np.dtype(np.float64)),
+            "R": ((records, n, d) if records else (1, 1, d), dt),
+            **tables,
+            "G": ((n,), np.dtype(np.int64)),
+            "LR": ((lr_rows, n), dt), "LQ": ((lq_rows, n), np.dtype(np.float64)),
+            "GS": ((n, d) if cuda else (1, 1), dt), "NS": ((n, d) if cuda else (1, 1), dt),
+            "US": ((layout.n_slots, n, d) if cuda else (1, 1, 1), dt),
+        }
+        for i, array in enumerate(req.landscape.data_arrays):
+            if not (array.dtype == dt and array.flags.c_contiguous):  # converted: a copy
+                arrays[f"D{i}"] = (array.shape, dt)
+        buffer_shape = [None if shape is None else (n, *shape) for shape in inp.observer_buffers]
+    else:
+        width = {np.dtype(t).itemsize: padded_width(n, np.dtype(t).itemsize) for t in (dt, np.float64, np.int32)}
+
+        def rows(shape, dtype):
+            return (tuple(shape) + (width[np.dtype(dtype).itemsize],), np.dtype(dtype))
+
+        arrays = {
+            "W": rows((d,), dt), "S": rows((layout.n_slots, d), dt), "F": rows((), frozen_dtype(dt)),
+            "O": rows((obs_slots,), np.float64),
+            "R": rows((records, d), dt) if records else ((1, d, 1), dt),
+            **tables,
+            "G": rows((), np.int64),
+            "LR": rows((lr_rows,), dt), "LQ": rows((lq_rows,), np.float64),
+        }
+        buffer_shape = [None if shape is None else rows(tuple(shape), np.float64)[0] for shape in inp.observer_buffers]
+    names = iter(layout.buffer_args())
+    for shape in buffer_shape:
+        if shape is not None:
+            arrays[next(names)] = (shape, np.dtype(np.float64))
+    return arrays
+
+
+def reordered(req, inp) -> bool:
+    """Whether the CPU tiles put the trajectories out of batch order (tile groups not sorted by
+    combination: :func:`simdyn.engine.run.cpu_tiles`), so the results are gathered back."""
+    return req.target == "cpu" and inp.tile_group is not None and bool(np.any(np.diff(inp.tile_group) < 0))
+
+
+def _result_names(req, inp) -> list:
+    return ["W", "F", "O", "S"] + (["R"] if inp.record_every else []) + list(req.layout.buffer_args())
+
+
+def returned_copies(req, inp, n: int) -> dict:
+    """``name -> (shape, dtype)`` of the arrays a launch's result holds besides the kernel's
+    arguments: the positions one step before the end (``w_prev``, n columns; from a GPU the
+    host copy of ``W`` it is taken from); from a GPU, the host copy of every result array (``W``,
+    ``F``, ``O``, ``S``, ``R``, history buffers); on the CPU, when the tiles reordered the
+    trajectories (:func:`reordered`), those arrays gathered back into batch order, n columns
+    each. Otherwise the results are views of the kernel's arrays."""
+    arrays = kernel_arrays(req, inp, n, n_combos=1)
+
+    def columns(name):
+        shape, dtype = arrays[name]
+        return (shape[:-1] + (n,) if req.layout.form == "tuple" else shape), dtype  # padded rows -> n columns
+
+    if req.target == "cuda":
+        copies = {"w_prev": arrays["W"]}
+        copies.update({f"host_{name}": arrays[name] for name in _result_names(req, inp)})
+        return copies
+    copies = {"w_prev": columns("W")}
+    if reordered(req, inp):
+        copies.update({f"ordered_{name}": columns(name) for name in _result_names(req, inp)})
+    return copies
+
+
+def nbytes(arrays: dict) -> int:
+    """Bytes of the ``name -> (shape, dtype)`` arrays."""
+    return sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for shape, dtype in arrays.values())
+
+
+def launch_bytes(req, inp, n: int) -> int:
+    """Bytes :func:`simdyn.engine.run.run_batch` holds to advance n trajectories of ``inp``:
+    :func:`kernel_arrays` (state, slots, frozen codes, observer slots and history buffers,
+    recording, tables, lane and scratch rows, converted data) and :func:`returned_copies`."""
+    return nbytes(kernel_arrays(req, inp, n)) + nbytes(returned_copies(req, inp, n))
+
+
+def recording_bytes(req, inp, n: int) -> int:
+    """Bytes of the recording ``R`` of n trajectories (0 without one)."""
+    return nbytes({"R": kernel_arrays(req, inp, n)["R"]}) if inp.record_every else 0
