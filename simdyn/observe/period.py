@@ -92,6 +92,82 @@ def floor_mod(x, p):
     return x - p * math.floor(x / p)
 
 
+def _period_start(o, buf):
+    """Array form, step 0: the observed state z_0, already in ring row 0, becomes the anchor."""
+    length = buf.shape[0] - 1
+    for k in range(buf.shape[1]):
+        buf[length, k] = buf[0, k]
+    o[0] = 0.0
+    o[1] = 0.0
+    o[2] = 0.0
+
+
+def _period_advance(o, t, active, q, buf, row):
+    """Array form, step t: the search/confirmation of :meth:`Period.update` on the observed state
+    z_t, already written to ring row ``row`` of the trajectory's (max_period + 1, width) block
+    ``buf`` (last row: the anchor). Same arithmetic as the tuple form, so the same bits."""
+    anchor_step = o[0]
+    candidate = o[1]
+    length = buf.shape[0] - 1
+    near = True  # z_t agrees with the anchor
+    for k in range(buf.shape[1]):
+        anchor = buf[length, k]
+        near = near & (abs(buf[row, k] - anchor) <= q[0] + q[1] * abs(anchor) + q[2 + k])
+    age = t - anchor_step
+    phase = floor_mod(age, candidate if candidate > 0.0 else 1.0)
+    back = near & (phase == 0.0)
+    reanchor = (phase == 0.0) & (not near) & ((candidate > 0.0) | (age >= length))
+    period = age if (back & (candidate == 0.0)) else (0.0 if reanchor else candidate)
+    period = period if (active & (candidate >= 0.0)) else -1.0
+    move = 1.0 if reanchor else 0.0
+    for k in range(buf.shape[1]):
+        buf[length, k] = buf[row, k] * move + buf[length, k] * (1.0 - move)
+    o[0] = float(t) if reanchor else anchor_step
+    o[1] = period
+    o[2] = float(t)
+
+
+def period_init_array(w, q, o, buf):
+    """Array form of ``init`` on w: w_0 into ring row 0 and the anchor row."""
+    for k in range(w.shape[0]):
+        buf[0, k] = w[k]
+    _period_start(o, buf)
+
+
+def period_update_array(o, t, w, w_prev, active, q, buf):
+    """Array form of ``update`` on w: w_t into ring row t mod max_period, then the detector step."""
+    row = ring_row(t, buf.shape[0] - 1)
+    for k in range(w.shape[0]):
+        buf[row, k] = w[k]
+    _period_advance(o, t, active, q, buf, row)
+
+
+def period_init_array_state(w, q, o, s, buf):
+    """Array form of ``init`` with ``on="state"``: z_0 = (w_0, s_0), ``s`` the trajectory's
+    (slots, d) optimizer slots, in the tuple form's slot-major order (column d·(1 + i) + k holds
+    slot i of coordinate k)."""
+    d = w.shape[0]
+    for k in range(d):
+        buf[0, k] = w[k]
+    for i in range(s.shape[0]):
+        for k in range(d):
+            buf[0, d * (1 + i) + k] = s[i, k]
+    _period_start(o, buf)
+
+
+def period_update_array_state(o, t, w, w_prev, active, q, s, buf):
+    """Array form of ``update`` with ``on="state"``: z_t = (w_t, s_t) into the ring, then the
+    detector step."""
+    row = ring_row(t, buf.shape[0] - 1)
+    d = w.shape[0]
+    for k in range(d):
+        buf[row, k] = w[k]
+    for i in range(s.shape[0]):
+        for k in range(d):
+            buf[row, d * (1 + i) + k] = s[i, k]
+    _period_advance(o, t, active, q, buf, row)
+
+
 class Period(Observer):
     """Streaming period detector: ``sd.observe.Period(max_period=64, atol=1e-9, rtol=1e-9, on="w")``.
 
@@ -162,7 +238,7 @@ class Period(Observer):
     def compared(self, dim: int) -> np.ndarray:
         """Boolean mask of the coordinates compared (all unless ``coords`` was given)."""
         mask = np.zeros(dim, dtype=bool)
-        if self.coords is None:
+        if self.coords is None or dim == 0:  # dim 0: the array form's kernel key, free of d
             mask[:] = True
             return mask
         labels = coord_labels(dim)
@@ -184,7 +260,12 @@ class Period(Observer):
     def compared_state(self, dim: int) -> np.ndarray:
         """The compared components of the observed tuple: ``compared`` for w, repeated for each
         optimizer slot when ``on="state"``."""
-        return np.tile(self.compared(dim), self.observed_width(dim) // dim)
+        return np.tile(self.compared(dim), 1 + (self.state_slots if self.sees_state else 0))
+
+    def array_functions(self):
+        if self.sees_state:
+            return period_init_array_state, period_update_array_state
+        return period_init_array, period_update_array
 
     def params(self, dim):
         return (self.atol, self.rtol, *(0.0 if m else math.inf for m in self.compared_state(dim)))
