@@ -13,7 +13,6 @@ test_period.py), bit for bit; at d = 50 NumPy period detection on a recording of
 initial point; on CUDA (simulator, and compiled to PTX) the CPU kernel.
 """
 
-import math
 import os
 
 import numpy as np
@@ -215,3 +214,60 @@ def test_period_buffer_is_counted_by_the_memory_check():
     with pytest.raises(ValueError, match=r"chunk_size: one launch of 64 trajectories x 1000 coords needs .*\(chunk_size=\d+\)"):
         sd.simulate("momentum", land, x0, 10, observers=[sd.observe.Period(max_period=64, on="state")],
                     max_memory=40 * 2**20, progress=False)
+
+
+def test_basins_at_d20_are_the_sign_patterns_of_the_initial_points():
+    """Gradient descent with c = lr·a < 1 keeps every coordinate on its side of the hump and
+    converges to ±1: the attractor of w₀ is sign(w₀), four patterns × three points each."""
+    d, rng = 20, np.random.default_rng(20)
+    patterns = rng.choice([-1.0, 1.0], size=(4, d))
+    x0 = np.repeat(patterns, 3, axis=0) * rng.uniform(0.3, 1.3, size=(12, d))
+    ds = sd.basins("sgd", wells(np.full(d, 0.9)), x0, 300, hyper={"lr": [0.5, 1.0]}, progress=False)
+    labels = ds.attractor.values  # (lr, traj)
+    assert labels.shape == (2, 12) and np.all(labels >= 0)
+    assert ds.attractor_id.size == 4 and np.all(ds.attractor_period.values == 1)
+    for row in labels:
+        location = ds.attractor_location.values[row]
+        np.testing.assert_allclose(location, np.repeat(patterns, 3, axis=0), atol=float(ds.attrs["basins_tol"]))
+    np.testing.assert_array_equal(labels[0], labels[1])  # the same minima at both learning rates
+    np.testing.assert_allclose(ds.basin_fraction.values, 0.25)
+    np.testing.assert_allclose(ds.attractor_loss.values, 0.0, atol=1e-12)
+
+
+def test_basins_on_array_form_equal_tuple_form_at_d2():
+    """Fixed points (lr 0.5) and 2-cycles (lr 1: c = 1.1 on the second coordinate) on a grid."""
+    a = CURVATURES[2]
+    grid = sd.grid(x=(-1.3, 1.3, 7), y=(-1.3, 1.3, 7))
+    runs = {form: sd.basins("sgd", land, grid, 400, hyper={"lr": [0.5, 1.0]}, progress=False)
+            for form, land in (("tuple", tuple_wells(a)), ("array", wells(a)))}
+    assert set(runs["tuple"].attractor_kind.values) == {"fixed_point", "cycle"}
+    for name in runs["tuple"].data_vars:
+        np.testing.assert_array_equal(runs["array"][name].values, runs["tuple"][name].values, err_msg=name)
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("on", ["w", "state"])
+def test_period_on_array_form_on_cuda_equals_cpu(on):
+    """Oracle: the CPU kernel (per-trajectory gradient loop on both targets: the same points).
+    Heavy ball at lr 0.5 (fixed points), 1.0 (2-cycles); the last start diverges (a frozen row)."""
+    from cudasim_helpers import both_targets
+
+    a = CURVATURES[4]
+    cpu, gpu = both_targets("momentum", wells(a), starts(4, 3, 9), 120, hyper={"lr": [0.5, 1.0], "momentum": 0.3},
+                            observers=[sd.observe.Period(max_period=4, on=on, orbit=True)])
+    assert np.any(cpu.period.values == 2) and np.any(cpu.status.values == sd.status.STATUS["diverged"])
+    names = PERIOD_VARIABLES + (("orbit_state",) if on == "state" else ())
+    for name in names:
+        np.testing.assert_allclose(gpu[name].values, cpu[name].values, rtol=1e-12, atol=1e-14, equal_nan=True,
+                                   err_msg=name)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="compile_ptx needs the real CUDA compiler")
+def test_array_form_kernel_with_period_on_the_state_compiles_to_ptx():
+    pytest.importorskip("numba.cuda")
+    from simdyn.engine.kernels import compile_ptx
+
+    req = make_plan("momentum", wells(CURVATURES[4]), starts(4, 2, 3), 3,
+                    observers=[sd.observe.Period(max_period=4, on="state")]).launches[0].request
+    ptx = compile_ptx(req)
+    assert ".entry" in ptx and ".target sm_90" in ptx
