@@ -271,3 +271,72 @@ def test_array_form_kernel_with_period_on_the_state_compiles_to_ptx():
                     observers=[sd.observe.Period(max_period=4, on="state")]).launches[0].request
     ptx = compile_ptx(req)
     assert ".entry" in ptx and ".target sm_90" in ptx
+
+
+def _study_text(h: np.ndarray) -> str:
+    rows = ", ".join("[" + ", ".join(repr(float(x)) for x in row) + "]" for row in h)
+    center = ", ".join("0.0" for _ in range(h.shape[0]))
+    return f"""
+name = "array_period"
+optimizer = "momentum"
+landscape = "quadratic"
+steps = 200
+observers = [{{ name = "period", max_period = 8, on = "state", orbit = true }}]
+[params]
+h = [{rows}]
+[hyper]
+lr = [0.1, 0.5]
+momentum = 0.3
+[x0]
+ball = {{ center = [{center}], radius = 1.0, n = 10, seed = 1 }}
+[execution]
+chunk_size = 4
+"""
+
+
+def test_interrupted_toml_study_on_array_form_resumes_to_the_uninterrupted_file(tmp_path, monkeypatch):
+    """The registered quadratic with a 12 × 12 h (array form) and Period on the full state: a
+    study stopped after two of its chunks resumes from the chunks on disk (only the others run)
+    and writes the file an uninterrupted run writes."""
+    import xarray as xr
+
+    from simdyn.distributed import store
+    from simdyn.distributed.job import execute_study
+    from simdyn.study import load_study
+
+    rng = np.random.default_rng(12)
+    q = rng.normal(size=(12, 12))
+    study = load_study(_study_text(q @ q.T / 12 + np.eye(12)))
+    assert make_plan(**study.simulate_kwargs(study.groups[0])).landscape.form == "array"
+    write = store.PartStore.write
+    written = []
+
+    def write_then_stop(self, *args, **kwargs):
+        if len(written) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C would, after two chunks are on disk
+        write(self, *args, **kwargs)
+        written.append(1)
+
+    monkeypatch.setattr(store.PartStore, "write", write_then_stop)
+    out = tmp_path / "resumed.nc"
+    with pytest.raises(KeyboardInterrupt):
+        execute_study(study, str(out), chunk_size=4, progress=False)
+    assert not out.exists()
+    assert len([f for _, _, files in os.walk(tmp_path / "resumed.nc.parts") for f in files if f.startswith("part-")]) == 2
+
+    def counted_write(self, *args, **kwargs):
+        write(self, *args, **kwargs)
+        written.append(1)
+
+    monkeypatch.setattr(store.PartStore, "write", counted_write)
+    execute_study(study, str(out), chunk_size=4, progress=False)
+    resumed_chunks = len(written) - 2
+    assert not (tmp_path / "resumed.nc.parts").exists()
+    whole = tmp_path / "whole.nc"
+    execute_study(study, str(whole), chunk_size=4, progress=False)
+    assert len(written) - 2 - resumed_chunks == 2 + resumed_chunks  # the resumed run skipped the two chunks
+    a, b = sd.load(out), sd.load(whole)
+    xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
+    assert np.all(a.period.values == 1) and "orbit_state" in a
+    for key in set(a.attrs) - {"created", "elapsed_seconds", "history"}:
+        assert np.array_equal(a.attrs[key], b.attrs[key]), key
