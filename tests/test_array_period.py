@@ -57,8 +57,9 @@ def tuple_wells(a):
                         formula="sum_k a_k (w_k^2 - 1)^2 / 4")
 
 
-#: Curvatures of the d ≤ 4 cases: at lr 1 (SGD) coordinates 1 and 3 (c = 1.1) are 2-cycles.
-CURVATURES = {1: [1.1], 2: [0.5, 1.1], 4: [0.5, 1.35, 1.1, 0.8]}
+#: Curvatures of the d ≤ 4 cases: the coordinates with a = 1.1 are 2-cycles under SGD at lr 1 and
+#: the heavy ball (μ = 0.3) at lr 1.2 (lr·2a = 2.64 > 2(1 + μ)), the others fixed points.
+CURVATURES = {1: [1.1], 2: [0.5, 1.1], 4: [0.5, 1.1, 0.8, 1.1]}
 
 
 def starts(d, n, seed):
@@ -86,7 +87,7 @@ def compare_forms(d):
     cases = [
         ("sgd", {"lr": [0.5, 1.0]}, dict(max_period=8, orbit=True)),
         ("sgd", {"lr": [0.5, 1.0]}, dict(max_period=8, orbit=True, coords=[0])),
-        ("momentum", {"lr": [0.5, 1.0], "momentum": 0.3}, dict(max_period=8, on="state", orbit=True)),
+        ("momentum", {"lr": [0.5, 1.2], "momentum": 0.3}, dict(max_period=8, on="state", orbit=True)),
     ]
     for optimizer, hyper, settings in cases:
         runs = {form: sd.simulate(optimizer, land, x0, 400, hyper=hyper, observers=[sd.observe.Period(**settings)],
@@ -106,6 +107,20 @@ def test_period_on_array_form_equals_tuple_form_bit_for_bit():
     # lr 1: coordinate 1 (c = 1.1) is a 2-cycle, coordinate 0 (c = 0.5) a fixed point
     assert np.all(periods["sgd", False][1, :-1] == 2) and np.all(periods["sgd", True][1, :-1] == 1)
     assert np.all(periods["sgd", False][0, :-1] == 1)
+    np.testing.assert_array_equal(periods["momentum", False][:, :-1], [[1] * 6, [2] * 6])
+
+
+def test_array_form_at_d1_with_optimizer_slots_equals_the_same_coordinate_at_d2():
+    """The landscape is separable: coordinate 1 of a d = 2 run is a d = 1 run from its own start
+    (same kernel; d = 1 once handed the kernel a read-only slot array)."""
+    x0 = starts(2, 7, 2)[:-1]
+    kwargs = dict(hyper={"lr": [0.5, 1.2], "momentum": 0.3}, progress=False,
+                  observers=[sd.observe.Period(max_period=8, on="state", orbit=True)])
+    two = sd.simulate("momentum", wells(CURVATURES[2]), x0, 400, **kwargs)
+    one = sd.simulate("momentum", wells(CURVATURES[2][1:]), x0[:, 1:], 400, **kwargs)
+    np.testing.assert_array_equal(one.w.values, two.w.values[..., 1:])
+    np.testing.assert_array_equal(one.orbit.values, two.orbit.values[..., 1:])
+    np.testing.assert_array_equal(one.period.values, [[1] * 6, [2] * 6])
 
 
 @pytest.mark.slow
@@ -249,11 +264,11 @@ def test_basins_on_array_form_equal_tuple_form_at_d2():
 @pytest.mark.parametrize("on", ["w", "state"])
 def test_period_on_array_form_on_cuda_equals_cpu(on):
     """Oracle: the CPU kernel (per-trajectory gradient loop on both targets: the same points).
-    Heavy ball at lr 0.5 (fixed points), 1.0 (2-cycles); the last start diverges (a frozen row)."""
+    Heavy ball at lr 0.5 (fixed points), 1.2 (2-cycles); the last start diverges (a frozen row)."""
     from cudasim_helpers import both_targets
 
     a = CURVATURES[4]
-    cpu, gpu = both_targets("momentum", wells(a), starts(4, 3, 9), 120, hyper={"lr": [0.5, 1.0], "momentum": 0.3},
+    cpu, gpu = both_targets("momentum", wells(a), starts(4, 3, 9), 120, hyper={"lr": [0.5, 1.2], "momentum": 0.3},
                             observers=[sd.observe.Period(max_period=4, on=on, orbit=True)])
     assert np.any(cpu.period.values == 2) and np.any(cpu.status.values == sd.status.STATUS["diverged"])
     names = PERIOD_VARIABLES + (("orbit_state",) if on == "state" else ())

@@ -216,7 +216,8 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop:
     combo = g // n_ic
     first, last = start // n_ic, (stop - 1) // n_ic + 1
     a = {"W": np.ascontiguousarray(inp.x0[g % n_ic], dtype=dt)}
-    a["S"] = np.ascontiguousarray(np.broadcast_to(inp.init_state[:, combo, None], (req.layout.n_slots, n, d)), dtype=dt)
+    # a copy, always: at d = 1 the broadcast view is already contiguous (and read-only)
+    a["S"] = np.array(np.broadcast_to(inp.init_state[:, combo, None], (req.layout.n_slots, n, d)), dtype=dt, order="C")
     a["F"] = np.zeros(n, dtype=np.int32 if dt == np.float32 else np.int64)
     a["O"] = np.zeros((n, sum(req.layout.observer_slots)), dtype=np.float64)  # a row per trajectory
     if inp.record_every:

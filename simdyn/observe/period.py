@@ -102,26 +102,33 @@ def _period_start(o, buf):
     o[2] = 0.0
 
 
-def _period_advance(o, t, active, q, buf, row):
-    """Array form, step t: the search/confirmation of :meth:`Period.update` on the observed state
-    z_t, already written to ring row ``row`` of the trajectory's (max_period + 1, width) block
-    ``buf`` (last row: the anchor). Same arithmetic as the tuple form, so the same bits."""
+def _store_compare(x, buf, row, column, q, near):
+    """Array form: one observed component x into ring row ``row``, ``near`` and-ed with its
+    agreement with the anchor (last row), as in :meth:`Period.update`."""
+    anchor = buf[buf.shape[0] - 1, column]
+    buf[row, column] = x
+    return near & (abs(x - anchor) <= q[0] + q[1] * abs(anchor) + q[2 + column])  # q[2+k] = inf: ignored
+
+
+def _period_advance(o, t, active, near, buf, row):
+    """Array form, step t: the search/confirmation of :meth:`Period.update`, given whether z_t
+    (already in ring row ``row``) agrees with the anchor. The same arithmetic as the tuple form,
+    so the same bits. The anchor moves by a copy under a branch: the trajectory's coordinates are
+    one contiguous loop, so the branch is outside it (the tuple form blends instead, because its
+    loop runs across trajectories)."""
     anchor_step = o[0]
     candidate = o[1]
     length = buf.shape[0] - 1
-    near = True  # z_t agrees with the anchor
-    for k in range(buf.shape[1]):
-        anchor = buf[length, k]
-        near = near & (abs(buf[row, k] - anchor) <= q[0] + q[1] * abs(anchor) + q[2 + k])
     age = t - anchor_step
+    # Phase of step t in the held period, (t − a) mod p; always 0 while searching (candidate 0).
     phase = floor_mod(age, candidate if candidate > 0.0 else 1.0)
     back = near & (phase == 0.0)
     reanchor = (phase == 0.0) & (not near) & ((candidate > 0.0) | (age >= length))
     period = age if (back & (candidate == 0.0)) else (0.0 if reanchor else candidate)
-    period = period if (active & (candidate >= 0.0)) else -1.0
-    move = 1.0 if reanchor else 0.0
-    for k in range(buf.shape[1]):
-        buf[length, k] = buf[row, k] * move + buf[length, k] * (1.0 - move)
+    period = period if (active & (candidate >= 0.0)) else -1.0  # frozen: never a period
+    if reanchor:
+        for k in range(buf.shape[1]):
+            buf[length, k] = buf[row, k]
     o[0] = float(t) if reanchor else anchor_step
     o[1] = period
     o[2] = float(t)
@@ -135,11 +142,13 @@ def period_init_array(w, q, o, buf):
 
 
 def period_update_array(o, t, w, w_prev, active, q, buf):
-    """Array form of ``update`` on w: w_t into ring row t mod max_period, then the detector step."""
+    """Array form of ``update`` on w: w_t into ring row t mod max_period, compared with the
+    anchor, then the detector step."""
     row = ring_row(t, buf.shape[0] - 1)
+    near = True
     for k in range(w.shape[0]):
-        buf[row, k] = w[k]
-    _period_advance(o, t, active, q, buf, row)
+        near = _store_compare(w[k], buf, row, k, q, near)
+    _period_advance(o, t, active, near, buf, row)
 
 
 def period_init_array_state(w, q, o, s, buf):
@@ -156,16 +165,17 @@ def period_init_array_state(w, q, o, s, buf):
 
 
 def period_update_array_state(o, t, w, w_prev, active, q, s, buf):
-    """Array form of ``update`` with ``on="state"``: z_t = (w_t, s_t) into the ring, then the
-    detector step."""
+    """Array form of ``update`` with ``on="state"``: z_t = (w_t, s_t) into the ring, compared
+    with the anchor, then the detector step."""
     row = ring_row(t, buf.shape[0] - 1)
     d = w.shape[0]
+    near = True
     for k in range(d):
-        buf[row, k] = w[k]
+        near = _store_compare(w[k], buf, row, k, q, near)
     for i in range(s.shape[0]):
         for k in range(d):
-            buf[row, d * (1 + i) + k] = s[i, k]
-    _period_advance(o, t, active, q, buf, row)
+            near = _store_compare(s[i, k], buf, row, d * (1 + i) + k, q, near)
+    _period_advance(o, t, active, near, buf, row)
 
 
 class Period(Observer):
