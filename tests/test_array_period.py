@@ -264,11 +264,11 @@ def test_basins_on_array_form_equal_tuple_form_at_d2():
 @pytest.mark.parametrize("on", ["w", "state"])
 def test_period_on_array_form_on_cuda_equals_cpu(on):
     """Oracle: the CPU kernel (per-trajectory gradient loop on both targets: the same points).
-    Heavy ball at lr 0.5 (fixed points), 1.2 (2-cycles); the last start diverges (a frozen row)."""
+    Heavy ball at lr 0.5 (fixed points), 1.3 (2-cycles, settled by step 50); the last start diverges."""
     from cudasim_helpers import both_targets
 
     a = CURVATURES[4]
-    cpu, gpu = both_targets("momentum", wells(a), starts(4, 3, 9), 120, hyper={"lr": [0.5, 1.2], "momentum": 0.3},
+    cpu, gpu = both_targets("momentum", wells(a), starts(4, 3, 9), 120, hyper={"lr": [0.5, 1.3], "momentum": 0.3},
                             observers=[sd.observe.Period(max_period=4, on=on, orbit=True)])
     assert np.any(cpu.period.values == 2) and np.any(cpu.status.values == sd.status.STATUS["diverged"])
     names = PERIOD_VARIABLES + (("orbit_state",) if on == "state" else ())
@@ -355,3 +355,22 @@ def test_interrupted_toml_study_on_array_form_resumes_to_the_uninterrupted_file(
     assert np.all(a.period.values == 1) and "orbit_state" in a
     for key in set(a.attrs) - {"created", "elapsed_seconds", "history"}:
         assert np.array_equal(a.attrs[key], b.attrs[key]), key
+
+
+@pytest.mark.slow
+def test_period_on_array_form_on_a_dask_cluster_gives_the_single_process_result():
+    """The registered quadratic at d = 12 (array form), Period on the full state, blocks on two
+    worker processes."""
+    distributed = pytest.importorskip("dask.distributed")
+    rng = np.random.default_rng(13)
+    q = rng.normal(size=(12, 12))
+    kwargs = dict(hyper={"lr": [0.1, 0.5], "momentum": 0.3}, params={"h": q @ q.T / 12 + np.eye(12)}, progress=False,
+                  observers=[sd.observe.Period(max_period=8, on="state", orbit=True)])
+    x0 = rng.normal(size=(9, 12))
+    ref = sd.simulate("momentum", "quadratic", x0, 200, **kwargs)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as client:
+            ds = sd.simulate("momentum", "quadratic", x0, 200, client=client, chunk_size=4, **kwargs)
+    assert np.all(ref.period.values == 1)
+    for name in ref.data_vars:
+        np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)

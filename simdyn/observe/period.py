@@ -57,6 +57,10 @@ with different velocities is not called periodic. ``coords`` then selects coordi
 with its slots. The ring buffer holds z (d·(1 + slots) numbers per step); ``cycle_amplitude``,
 ``cycle_center`` and ``orbit`` still describe w.
 
+On array-form landscapes (any d) the same detector runs as :meth:`Period.array_functions` on the
+trajectory's (max_period + 1, width) block, with the same arithmetic, hence the same bits as the
+tuple form; with ``on="state"`` the engine passes the optimizer slots as a (slots, d) array.
+
 Cost per step and trajectory: the anchor read and blended back, w_t written to the ring, one
 floating-point division (the phase), three slots; every buffer row touched is the same for all
 trajectories, so the CPU loop stays vectorised (scripts/bench_period.py measures it).
