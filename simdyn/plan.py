@@ -294,7 +294,7 @@ def _validated(optimizer, landscape, x0, steps, hyper, params, observers, record
     if land.form == "array" and unsupported:
         raise ValueError(
             f"observers: {', '.join(unsupported)} not yet available on array-form landscapes ({land.name!r}); "
-            "Exit, Hitting, PathLength, MaxStep and Tail are"
+            "Exit, Hitting, PathLength, MaxStep, Tail and Period are"
         )
     if land.form == "tuple" and land.dim > MAX_TUPLE_DIM:
         raise ValueError(

@@ -397,16 +397,19 @@ def _parse_group(table: dict, where: str, own: dict) -> StudyGroup:
     if "landscape" not in table:
         raise ValueError(f"{_join(where, 'landscape')}: required (a landscape name)")
     params = dict(_check_table(_join(where, "params"), table.get("params", {})))
+    shaping = ()
     if isinstance(table["landscape"], dict):  # a landscape built from arguments: {name = ..., ...}
         landscape_name = dict(table["landscape"])
         land = get_landscape(landscape_name)
     else:
         landscape_name = _check_str(_join(where, "landscape"), table["landscape"])
-        # the landscape's own parameter names are the allowed keys (quadratic's h shapes it)
+        # the landscape's own parameter names are the allowed keys (quadratic's h shapes it; above
+        # d = 8 the quadratic takes the array form, which holds h as data, not as a parameter)
         land = get_landscape(landscape_name, {"h": np.asarray(params["h"], dtype=float)} if "h" in params else None)
-    _check_keys(params, tuple(land.params), _join(where, "params"))
+        shaping = ("h",) if landscape_name.lower() == "quadratic" and "h" not in land.params else ()
+    _check_keys(params, tuple(land.params) + shaping, _join(where, "params"))
     for key, value in params.items():
-        if np.ndim(land.params[key]) > 0:
+        if key in shaping or np.ndim(land.params[key]) > 0:
             if not isinstance(value, list):
                 raise TypeError(f"{_join(where, 'params')}.{key}: expected an array (nested lists), got {value!r}")
         else:

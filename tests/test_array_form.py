@@ -196,7 +196,7 @@ def _bad(x0=W0, landscape=None, **kwargs):
     (lambda: _bad(x0=W0[:, :10]), "x0"),
     (lambda: sd.Landscape("sig", dim=D, grad=lsq_loss, loss=lsq_loss, form="array"), r"grad takes \(w, p, data, t, g\)"),
     (lambda: _bad(max_memory=1_000), "chunk_size"),
-    (lambda: _bad(observers=[sd.observe.Period()]), "observers"),
+    (lambda: _bad(observers=[sd.observe.Period(coords=[D])]), r"Period\(coords=\.\.\.\)"),
 ])
 def test_bad_input_is_rejected_by_name_before_compiling(make, match):
     prepared, built = engine_compile.prepared_count(), sd.cache_info()["builds"]

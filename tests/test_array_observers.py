@@ -1,4 +1,4 @@
-"""Observers on array-form landscapes (Exit, Hitting, PathLength, MaxStep, Tail).
+"""Observers on array-form landscapes (Exit, Hitting, PathLength, MaxStep, Tail; Period in test_array_period).
 
 Oracles: for d ≤ 4 the same observer on the tuple-form quadratic (itself tested against closed
 forms in test_observers / test_path_observers); at d = 50, where the tuple form does not
@@ -115,10 +115,16 @@ def test_array_form_observers_do_not_depend_on_chunking():
         np.testing.assert_array_equal(chunked[name].values, whole[name].values, err_msg=name)
 
 
+class TupleOnly(sd.observe.Observer):
+    """An observer without array functions (``array_functions`` returns None)."""
+
+    name = "tuple_only"
+
+
 def test_unsupported_observers_are_refused_by_name_on_array_form():
     land = sd.landscapes.quadratic(spd(3, np.random.default_rng(3)), form="array")
-    with pytest.raises(ValueError, match=r"observers: Period not yet available on array-form"):
-        sd.simulate("adam", land, np.zeros((1, 3)), 5, observers=[sd.observe.Period(), sd.observe.PathLength()])
+    with pytest.raises(ValueError, match=r"observers: TupleOnly not yet available on array-form"):
+        sd.simulate("adam", land, np.zeros((1, 3)), 5, observers=[TupleOnly(), sd.observe.PathLength()])
 
 
 @pytest.mark.cudasim

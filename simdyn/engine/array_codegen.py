@@ -27,8 +27,10 @@ step of trajectory j:
    at every step, frozen trajectories included (with w_t = w_{t−1} and ``ok`` False). Its slots
    are a row of O (N, observer slots), its parameters the column ``q_m = OQ[rows of m, c_j]``
    of the trajectory's combination c_j = G[j] // n_ic − first // n_ic; at t = 0 its
-   ``init_array(W[j], q_m, O[j, slots of m])``. An observer with a history buffer also gets
-   its trajectory's (length, width) row B<m>[j] last. (The engine transposes O and B<m> back
+   ``init_array(W[j], q_m, O[j, slots of m])``. An observer that sees the optimizer state
+   (``sees_state``) also gets the trajectory's (slots, d) optimizer slots after the step (the
+   new slots ``u`` of step 2; ``S[:, j]`` at t = 0 and on a frozen trajectory), and an observer
+   with a history buffer its trajectory's (length, width) row B<m>[j], last. (The engine transposes O and B<m> back
    to the tuple form's (slots, N) and (length, width, N) before ``finalize``.)
 
 The CPU kernel tiles trajectories as the tuple form does (tile constants and lane rows, see
@@ -88,26 +90,29 @@ def _tables(layout: KernelLayout) -> KernelLayout:
     return replace(layout, observer_slots=(), observer_params=())
 
 
-def _observer_calls(layout: KernelLayout, j: str, function: str, arguments: str) -> list[str]:
+def _observer_calls(layout: KernelLayout, j: str, function: str, arguments: str, slots: str) -> list[str]:
     """``observer_<function>_m(…)`` for every observer of trajectory ``j``: ``arguments`` is a
-    format string of ``o`` (the observer's slot row) and ``q`` (its parameter column)."""
+    format string of ``o`` (the observer's slot row) and ``q`` (its parameter column); an
+    observer that sees the optimizer state also gets ``slots``, the trajectory's (slots, d)
+    optimizer slots, before its history buffer."""
     if not layout.observer_slots:
         return []
     lines = [f"cj = G[{j}] // n_ic - first // n_ic"]
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         o, q = f"O[{j}, {so}:{so + ns}]", f"OQ[{qo}:{qo + nq}, cj]"
+        state = f", {slots}" if _has(layout.observer_sees_state, m) else ""
         buffer = f", B{m}[{j}]" if _has(layout.observer_buffers, m) else ""
-        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)}{buffer})")
+        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)}{state}{buffer})")
     return lines
 
 
 def _observer_init(layout: KernelLayout, j: str) -> list[str]:
-    return _observer_calls(layout, j, "init", "W[" + j + "], {q}, {o}")
+    return _observer_calls(layout, j, "init", "W[" + j + "], {q}, {o}", f"S[:, {j}]")
 
 
 def _frozen_observers(layout: KernelLayout, j: str) -> list[str]:
     """The observers' update on a step a frozen trajectory does not take."""
-    return _observer_calls(layout, j, "update", "{o}, t, W[" + j + "], W[" + j + "], False, {q}")
+    return _observer_calls(layout, j, "update", "{o}, t, W[" + j + "], W[" + j + "], False, {q}", f"S[:, {j}]")
 
 
 def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
@@ -137,7 +142,7 @@ def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
         ]
     lines += [
         "if outside == 0:",
-        *_indent(_observer_calls(layout, j, "update", "{o}, t, n, w, True, {q}"), 1),
+        *_indent(_observer_calls(layout, j, "update", "{o}, t, n, w, True, {q}", "u"), 1),
         "    for k in range(d):",
         f"        W[{j}, k] = n[k]",
         *[f"        S[{i}, {j}, k] = u[{i}, k]" for i in range(layout.n_slots)],

@@ -45,8 +45,12 @@ plain functions on arrays instead, :meth:`Observer.array_functions`:
   ((d,) arrays), ``active`` whether the step was applied (a frozen trajectory's w equals
   w_prev); ``q`` the combination's (params,) float64 parameters.
 
-With a history buffer both also receive, last, the trajectory's (length, width) float64 block
-``buf`` (indexed ``buf[row, k]``); ``finalize`` still gets the (length, width, N) array.
+An observer that ``sees_state`` also receives, after ``o``/``q``'s arguments, ``s``: the
+trajectory's (slots, d) optimizer slots after step t (the initial slots at step 0; a frozen
+trajectory's last ones), ``init_array(w, q, o, s)`` and ``update_array(o, t, w, w_prev, active,
+q, s)``; it lays z = (w, s) out in the tuple form's slot-major order itself. With a history
+buffer both also receive, last, the trajectory's (length, width) float64 block ``buf`` (indexed
+``buf[row, k]``); ``finalize`` still gets the (length, width, N) array.
 
 They are written once with plain loops over k < len(w), so nothing grows with d, and compile
 for the CPU and CUDA. The slots and ``finalize`` are those of the tuple form, so both forms give

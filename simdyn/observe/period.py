@@ -57,6 +57,10 @@ with different velocities is not called periodic. ``coords`` then selects coordi
 with its slots. The ring buffer holds z (d·(1 + slots) numbers per step); ``cycle_amplitude``,
 ``cycle_center`` and ``orbit`` still describe w.
 
+On array-form landscapes (any d) the same detector runs as :meth:`Period.array_functions` on the
+trajectory's (max_period + 1, width) block, with the same arithmetic, hence the same bits as the
+tuple form; with ``on="state"`` the engine passes the optimizer slots as a (slots, d) array.
+
 Cost per step and trajectory: the anchor read and blended back, w_t written to the ring, one
 floating-point division (the phase), three slots; every buffer row touched is the same for all
 trajectories, so the CPU loop stays vectorised (scripts/bench_period.py measures it).
@@ -90,6 +94,92 @@ _SLOTS = ("anchor_step", "candidate", "last_step")
 def floor_mod(x, p):
     """x mod p ≥ 0 for floats, p ≥ 1 (branch-free: no integer division in the kernel loop)."""
     return x - p * math.floor(x / p)
+
+
+def _period_start(o, buf):
+    """Array form, step 0: the observed state z_0, already in ring row 0, becomes the anchor."""
+    length = buf.shape[0] - 1
+    for k in range(buf.shape[1]):
+        buf[length, k] = buf[0, k]
+    o[0] = 0.0
+    o[1] = 0.0
+    o[2] = 0.0
+
+
+def _store_compare(x, buf, row, column, q, near):
+    """Array form: one observed component x into ring row ``row``, ``near`` and-ed with its
+    agreement with the anchor (last row), as in :meth:`Period.update`."""
+    anchor = buf[buf.shape[0] - 1, column]
+    buf[row, column] = x
+    return near & (abs(x - anchor) <= q[0] + q[1] * abs(anchor) + q[2 + column])  # q[2+k] = inf: ignored
+
+
+def _period_advance(o, t, active, near, buf, row):
+    """Array form, step t: the search/confirmation of :meth:`Period.update`, given whether z_t
+    (already in ring row ``row``) agrees with the anchor. The same arithmetic as the tuple form,
+    so the same bits. The anchor moves by a copy under a branch: the trajectory's coordinates are
+    one contiguous loop, so the branch is outside it (the tuple form blends instead, because its
+    loop runs across trajectories)."""
+    anchor_step = o[0]
+    candidate = o[1]
+    length = buf.shape[0] - 1
+    age = t - anchor_step
+    # Phase of step t in the held period, (t − a) mod p; always 0 while searching (candidate 0).
+    phase = floor_mod(age, candidate if candidate > 0.0 else 1.0)
+    back = near & (phase == 0.0)
+    reanchor = (phase == 0.0) & (not near) & ((candidate > 0.0) | (age >= length))
+    period = age if (back & (candidate == 0.0)) else (0.0 if reanchor else candidate)
+    period = period if (active & (candidate >= 0.0)) else -1.0  # frozen: never a period
+    if reanchor:
+        for k in range(buf.shape[1]):
+            buf[length, k] = buf[row, k]
+    o[0] = float(t) if reanchor else anchor_step
+    o[1] = period
+    o[2] = float(t)
+
+
+def period_init_array(w, q, o, buf):
+    """Array form of ``init`` on w: w_0 into ring row 0 and the anchor row."""
+    for k in range(w.shape[0]):
+        buf[0, k] = w[k]
+    _period_start(o, buf)
+
+
+def period_update_array(o, t, w, w_prev, active, q, buf):
+    """Array form of ``update`` on w: w_t into ring row t mod max_period, compared with the
+    anchor, then the detector step."""
+    row = ring_row(t, buf.shape[0] - 1)
+    near = True
+    for k in range(w.shape[0]):
+        near = _store_compare(w[k], buf, row, k, q, near)
+    _period_advance(o, t, active, near, buf, row)
+
+
+def period_init_array_state(w, q, o, s, buf):
+    """Array form of ``init`` with ``on="state"``: z_0 = (w_0, s_0), ``s`` the trajectory's
+    (slots, d) optimizer slots, in the tuple form's slot-major order (column d·(1 + i) + k holds
+    slot i of coordinate k)."""
+    d = w.shape[0]
+    for k in range(d):
+        buf[0, k] = w[k]
+    for i in range(s.shape[0]):
+        for k in range(d):
+            buf[0, d * (1 + i) + k] = s[i, k]
+    _period_start(o, buf)
+
+
+def period_update_array_state(o, t, w, w_prev, active, q, s, buf):
+    """Array form of ``update`` with ``on="state"``: z_t = (w_t, s_t) into the ring, compared
+    with the anchor, then the detector step."""
+    row = ring_row(t, buf.shape[0] - 1)
+    d = w.shape[0]
+    near = True
+    for k in range(d):
+        near = _store_compare(w[k], buf, row, k, q, near)
+    for i in range(s.shape[0]):
+        for k in range(d):
+            near = _store_compare(s[i, k], buf, row, d * (1 + i) + k, q, near)
+    _period_advance(o, t, active, near, buf, row)
 
 
 class Period(Observer):
@@ -162,7 +252,7 @@ class Period(Observer):
     def compared(self, dim: int) -> np.ndarray:
         """Boolean mask of the coordinates compared (all unless ``coords`` was given)."""
         mask = np.zeros(dim, dtype=bool)
-        if self.coords is None:
+        if self.coords is None or dim == 0:  # dim 0: the array form's kernel key, free of d
             mask[:] = True
             return mask
         labels = coord_labels(dim)
@@ -184,7 +274,12 @@ class Period(Observer):
     def compared_state(self, dim: int) -> np.ndarray:
         """The compared components of the observed tuple: ``compared`` for w, repeated for each
         optimizer slot when ``on="state"``."""
-        return np.tile(self.compared(dim), self.observed_width(dim) // dim)
+        return np.tile(self.compared(dim), 1 + (self.state_slots if self.sees_state else 0))
+
+    def array_functions(self):
+        if self.sees_state:
+            return period_init_array_state, period_update_array_state
+        return period_init_array, period_update_array
 
     def params(self, dim):
         return (self.atol, self.rtol, *(0.0 if m else math.inf for m in self.compared_state(dim)))

@@ -258,9 +258,18 @@ def _describe(plan, table: KeyTable, groups: np.ndarray, near_tol: float) -> lis
             "cycle": cycle,
             "name": name,
             "rank": rank,
-            "loss": float(np.mean([loss(tuple(float(x) for x in point), flat, plan.steps) for point in cycle])),
+            "loss": float(np.mean([_loss_at(land, loss, point, flat, plan.steps) for point in cycle])),
         })
     return out
+
+
+def _loss_at(land, loss, point: np.ndarray, flat: tuple, t: int) -> float:
+    """The landscape's ``loss`` (its plain Python function) at one point: on a tuple, or on an
+    array with the data (and a scratch row) for an array-form landscape."""
+    if land.form == "array":
+        scratch = (np.zeros(land.scratch),) if land.scratch else ()
+        return float(loss(np.asarray(point, dtype=float), flat, land.data_arrays, t, *scratch))
+    return float(loss(tuple(float(x) for x in point), flat, t))
 
 
 def _fractions(labels: np.ndarray, n_groups: int, n_attractors: int):
