@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import simdyn as sd
-from simdyn.engine.run import launch_bytes
+from simdyn.engine.allocation import launch_bytes
 from simdyn.plan import make_plan
 
 
@@ -225,7 +225,9 @@ def test_period_buffer_is_counted_by_the_memory_check():
         plan = make_plan("momentum", land, x0, 10, observers=[sd.observe.Period(max_period=64, on=on)])
         launch = plan.launches[0]
         extra = launch_bytes(launch.request, launch.inputs, n) - launch_bytes(plain.request, plain.inputs, n)
-        assert extra == n * (8 * 65 * width + 2 * 8 * 3)  # buffer, three slots and their returned copy
+        buffer = n * 8 * 65 * width
+        # the buffer, plus the observer's three slots (and their returned copy) and its parameter table
+        assert buffer + n * 2 * 8 * 3 <= extra <= buffer + n * 2 * 8 * 3 + 8 * 2 * (width + 8)
     with pytest.raises(ValueError, match=r"chunk_size: one launch of 64 trajectories x 1000 coords needs .*\(chunk_size=\d+\)"):
         sd.simulate("momentum", land, x0, 10, observers=[sd.observe.Period(max_period=64, on="state")],
                     max_memory=40 * 2**20, progress=False)
