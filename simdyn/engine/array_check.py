@@ -25,8 +25,9 @@ def check_array_landscape(land, w0, p, dtype: str, registered: bool = False) -> 
     def calls(cast, data):
         w = np.ascontiguousarray(w0, dtype=cast)
         g = np.full(land.dim, np.nan, dtype=cast)  # a sentinel: grad must write every entry
-        yield "grad", land.grad, (w, params, data, 1, g), g
-        yield "loss", land.loss, (w, params, data, 1), None
+        row = (np.full(land.scratch, np.nan, dtype=cast),) if land.scratch else ()  # the scratch row, if any
+        yield "grad", land.grad, (w, params, data, 1, g, *row), g
+        yield "loss", land.loss, (w, params, data, 1, *row), None
         if land.tile_grad is not None:
             tile = np.ascontiguousarray(np.stack([w, w]))
             out = np.zeros_like(tile)

@@ -237,6 +237,8 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop:
     a["GS"] = np.zeros((n, d) if cuda else (1, 1), dtype=dt)
     a["NS"] = np.zeros((n, d) if cuda else (1, 1), dtype=dt)
     a["US"] = np.zeros((req.layout.n_slots, n, d) if cuda else (1, 1, 1), dtype=dt)
+    scratch = max(1, req.landscape.scratch)  # the landscape's rows (CPU: a placeholder giving the size)
+    a["XS"] = np.zeros((n, scratch) if cuda else (1, scratch), dtype=dt)
     for i, array in enumerate(req.landscape.data_arrays):
         a[f"D{i}"] = np.ascontiguousarray(array, dtype=dt)
     # History buffers: a (length, width) block per trajectory, (n, length, width).
@@ -260,6 +262,7 @@ def launch_bytes(req: KernelRequest, inp: BatchInputs, n: int) -> int:
         per_traj += real * d * (inp.steps // inp.record_every + 1)
     if layout.form == "array" and req.target == "cuda":
         per_traj += real * d * (2 + layout.n_slots)  # scratch rows
+        per_traj += real * max(1, req.landscape.scratch)  # the landscape's scratch row
     results = real * d * (2 + layout.n_slots) + 16 + 8 * sum(layout.observer_slots)  # w, w_prev, state, …
     return int(n * (per_traj + results))
 
