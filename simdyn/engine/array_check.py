@@ -3,7 +3,8 @@
 Each function is first called in plain Python on the first initial point (a wrong data shape, a
 wrong signature or an exception is reported with the landscape's name, before any compilation),
 then, for a user landscape, compiled for the CPU and called once, so that a function numba
-cannot compile is reported by name too.
+cannot compile is reported by name too. A landscape with ``scratch`` floats gets a NaN-filled
+scratch row last (a function must write its working memory before reading it).
 """
 
 from __future__ import annotations
