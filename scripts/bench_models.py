@@ -77,7 +77,7 @@ def mlp_row(n: int, steps: int) -> dict:
     x, y = rng.normal(size=(272, 16)), rng.normal(size=(272, 1))
     tiled = sd.landscapes.mlp(x, y, width=16)
     loops = sd.Landscape("mlp_loops", tiled.dim, tiled.grad, tiled.loss, form="array", data=tiled.data,
-                         groups=tiled.groups)
+                         groups=tiled.groups, scratch=tiled.scratch)
     w0 = sd.landscapes.mlp_init(16, 16, 1, n=n, seed=1)
     return {"tile_grad": kernel_rate(tiled, w0, steps), "loops": kernel_rate(loops, w0, steps),
             "torch": torch_rate(x, y, w0, 16, max(3, steps // 4))}

@@ -437,6 +437,7 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
         form=land.form,
         data_ndims=tuple(a.ndim for a in land.data_arrays),
         tile_grad=land.tile_grad is not None,
+        scratch=getattr(land, "scratch", 0) > 0,
     )
     request = KernelRequest(opt, flags, land, sched, run_observers, layout, args.dtype, args.target)
     inputs = BatchInputs(

@@ -20,6 +20,11 @@ torch = pytest.importorskip("torch")
 RNG = np.random.default_rng(11)
 
 
+def row(land):
+    """The scratch row argument of an array-form landscape's functions (none when it has none)."""
+    return (np.full(land.scratch, np.nan),) if land.scratch else ()
+
+
 def dataset(m, n_in, n_out, seed):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(m, n_in)), rng.normal(size=(m, n_out))
@@ -102,9 +107,9 @@ def test_gradient_and_loss_equal_torch_autograd(name, size):
         ref = torch_gradient(loss, w)
         if land.form == "array":
             g = np.full(land.dim, np.nan)
-            land.grad(w, (), data, 1, g)
+            land.grad(w, (), data, 1, g, *row(land))
             np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-14 * np.abs(ref).max())
-            np.testing.assert_allclose(land.loss(w, (), data, 1), float(loss(torch.tensor(w))), rtol=1e-12)
+            np.testing.assert_allclose(land.loss(w, (), data, 1, *row(land)), float(loss(torch.tensor(w))), rtol=1e-12)
         else:
             p = land.flat_params({})
             np.testing.assert_allclose(land.grad(tuple(w), p, 1), ref, rtol=1e-10, atol=1e-14)
@@ -121,7 +126,7 @@ def test_compiled_per_trajectory_gradient_equals_torch(name):
     land, loss, _ = case(name, 1)
     w = RNG.normal(scale=0.7, size=land.dim)
     g = np.full(land.dim, np.nan)
-    compile_scalar(land.grad, "cpu")(w, (), land.data_arrays, 1, g)
+    compile_scalar(land.grad, "cpu")(w, (), land.data_arrays, 1, g, *row(land))
     ref = torch_gradient(loss, w)
     np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-14 * np.abs(ref).max())
 
@@ -132,10 +137,10 @@ def test_tile_gradient_equals_the_per_trajectory_gradient_row_by_row(name):
     tile = RNG.normal(scale=2.0, size=(5, land.dim))
     out = np.full_like(tile, np.nan)
     compile_scalar(land.tile_grad, "cpu")(tile, (), land.data_arrays, 1, out)
-    for row, w in zip(out, tile):
+    for tile_row, w in zip(out, tile):
         g = np.full(land.dim, np.nan)
-        land.grad(w, (), land.data_arrays, 1, g)
-        np.testing.assert_allclose(row, g, rtol=1e-12, atol=1e-15 * np.abs(g).max())
+        land.grad(w, (), land.data_arrays, 1, g, *row(land))
+        np.testing.assert_allclose(tile_row, g, rtol=1e-12, atol=1e-15 * np.abs(g).max())
 
 
 def torch_trajectories(loss, optimizer_cls, kwargs, w0, steps, layers=None):
@@ -247,7 +252,7 @@ def test_deep_linear_origin_is_a_saddle_with_the_cross_covariance_spectrum():
     (cp,) = land.critical_points()
     assert cp.kind == "saddle" and cp.location == (0.0,) * land.dim
     g = np.empty(land.dim)
-    land.grad(np.zeros(land.dim), (), land.data_arrays, 1, g)
+    land.grad(np.zeros(land.dim), (), land.data_arrays, 1, g, *row(land))
     np.testing.assert_array_equal(g, 0.0)
     hess = torch.autograd.functional.hessian(lambda w: torch_deep_linear(w, torch.tensor(x), torch.tensor(y), n1),
                                              torch.zeros(land.dim, dtype=torch.float64)).numpy()
@@ -277,15 +282,15 @@ X8, Y8 = dataset(8, 3, 2, seed=1)
     (lambda: sd.landscapes.least_squares(np.full((8, 3), np.nan), Y8[:, 0]), "X must be finite"),
     (lambda: sd.landscapes.logistic_regression(X8, Y8[:, 0]), r"y must hold labels in \{0, 1\}"),
     (lambda: sd.landscapes.logistic_regression(X8, np.ones(7)), "X and y must have the same number"),
-    (lambda: sd.landscapes.deep_linear(X8, Y8, (3, 4)), "widths must have 3 entries"),
+    (lambda: sd.landscapes.deep_linear(X8, Y8, (3,)), "widths must have at least 2 entries"),
     (lambda: sd.landscapes.deep_linear(X8, Y8, (2, 4, 2)), r"widths\[0\] = 2 must equal the input width"),
-    (lambda: sd.landscapes.deep_linear(X8, Y8, (3, 4, 1)), r"widths\[2\] = 1 must equal the output width"),
+    (lambda: sd.landscapes.deep_linear(X8, Y8, (3, 4, 1)), r"widths\[-1\] = 1 must equal the output width"),
     (lambda: sd.landscapes.deep_linear(X8, Y8, (3, 0, 2)), "widths must be an integer >= 1"),
     (lambda: sd.landscapes.deep_linear(X8, Y8[:4], (3, 4, 2)), "X and Y must have the same number"),
     (lambda: sd.landscapes.deep_linear_init((3, 4, 2), sigma=-1.0, n=2), "sigma must be a finite number"),
     (lambda: sd.landscapes.mlp(X8, Y8, activation="sigmoid"), "activation must be one of"),
     (lambda: sd.landscapes.mlp(X8, Y8, width=0), "width must be an integer >= 1"),
-    (lambda: sd.landscapes.mlp(X8, Y8, depth=3), "depth must be 2"),
+    (lambda: sd.landscapes.mlp(X8, Y8, depth=0), "mlp: depth must be an integer >= 1"),
     (lambda: sd.landscapes.mlp(X8, Y8[:3]), "X and Y must have the same number"),
     (lambda: sd.landscapes.mlp(X8, np.ones((8, 2, 2))), r"Y must have shape \(m,\) or \(m, out\)"),
     (lambda: sd.landscapes.mlp_init(3, 4, 1, n=0), "mlp_init: n must be an integer >= 1"),

@@ -78,6 +78,8 @@ def kernel_arrays(req, inp, n: int, n_combos: int | None = None) -> dict:
             "LR": ((lr_rows, n), dt), "LQ": ((lq_rows, n), np.dtype(np.float64)),
             "GS": ((n, d) if cuda else (1, 1), dt), "NS": ((n, d) if cuda else (1, 1), dt),
             "US": ((layout.n_slots, n, d) if cuda else (1, 1, 1), dt),
+            # the landscape's scratch rows (CPU: a (1, n) placeholder giving the size)
+            "XS": ((n, max(1, req.landscape.scratch)) if cuda else (1, max(1, req.landscape.scratch)), dt),
         }
         for i, array in enumerate(req.landscape.data_arrays):
             if not (array.dtype == dt and array.flags.c_contiguous):  # converted: a copy

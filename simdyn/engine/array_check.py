@@ -3,7 +3,8 @@
 Each function is first called in plain Python on the first initial point (a wrong data shape, a
 wrong signature or an exception is reported with the landscape's name, before any compilation),
 then, for a user landscape, compiled for the CPU and called once, so that a function numba
-cannot compile is reported by name too.
+cannot compile is reported by name too. A landscape with ``scratch`` floats gets a NaN-filled
+scratch row last (a function must write its working memory before reading it).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def check_array_landscape(land, w0, p, dtype: str, registered: bool = False) -> 
     def calls(cast, data):
         w = np.ascontiguousarray(w0, dtype=cast)
         g = np.full(land.dim, np.nan, dtype=cast)  # a sentinel: grad must write every entry
-        yield "grad", land.grad, (w, params, data, 1, g), g
-        yield "loss", land.loss, (w, params, data, 1), None
+        row = (np.full(land.scratch, np.nan, dtype=cast),) if land.scratch else ()  # the scratch row, if any
+        yield "grad", land.grad, (w, params, data, 1, g, *row), g
+        yield "loss", land.loss, (w, params, data, 1, *row), None
         if land.tile_grad is not None:
             tile = np.ascontiguousarray(np.stack([w, w]))
             out = np.zeros_like(tile)

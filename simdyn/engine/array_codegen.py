@@ -36,6 +36,15 @@ step of trajectory j:
 The CPU kernel tiles trajectories as the tuple form does (tile constants and lane rows, see
 :mod:`simdyn.engine.tiling`); the CUDA kernel runs one thread per trajectory with scratch rows
 in global memory.
+
+Landscape scratch rows: a landscape that declares ``scratch = n > 0`` floats of working memory
+(hidden activations of a deep network: a CUDA device function cannot allocate) gets a row ``s``
+of n floats as the last argument of every ``grad`` (and ``loss``) call. On the CPU each prange
+tile allocates one row (its trajectories run one after another, so they share it); on CUDA the
+kernel argument XS holds one row per trajectory, (N, n) in global memory, and thread j passes
+XS[j]. The CPU kernel reads n from XS's shape (a (1, n) placeholder there), so one compiled
+kernel serves every size. A landscape function must not expect the row to keep anything between
+calls.
 """
 
 from __future__ import annotations
@@ -61,8 +70,8 @@ from .codegen import (
 TILE_ROWS = 64
 
 #: Scratch rows of the CUDA kernel (the CPU kernel allocates them per tile): gradient (N, d),
-#: new point (N, d), new slots (slots, N, d).
-SCRATCH = (("GS", "real", 2), ("NS", "real", 2), ("US", "real", 3))
+#: new point (N, d), new slots (slots, N, d), the landscape's own scratch (N, scratch).
+SCRATCH = (("GS", "real", 2), ("NS", "real", 2), ("US", "real", 3), ("XS", "real", 2))
 
 
 def data_names(layout: KernelLayout) -> list[str]:
@@ -113,6 +122,11 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
 def _frozen_observers(layout: KernelLayout, j: str) -> list[str]:
     """The observers' update on a step a frozen trajectory does not take."""
     return _observer_calls(layout, j, "update", "{o}, t, W[" + j + "], W[" + j + "], False, {q}", f"S[:, {j}]")
+
+
+def _grad_call(layout: KernelLayout) -> str:
+    """The per-trajectory gradient call (with the scratch row ``s`` when the landscape has one)."""
+    return "grad(w, p, data, t, g, s)" if layout.scratch else "grad(w, p, data, t, g)"
 
 
 def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
@@ -166,6 +180,7 @@ def cpu_source(layout: KernelLayout) -> str:
         f"u = np.empty(({layout.n_slots}, d), dtype=DTYPE)",
         *(["WT = np.zeros((TILE_ROWS, d), dtype=DTYPE)", "GT = np.empty((TILE_ROWS, d), dtype=DTYPE)"]
           if layout.tile_grad else ["g = np.empty(d, dtype=DTYPE)"]),
+        *(["s = np.empty(XS.shape[1], dtype=DTYPE)"] if layout.scratch and not layout.tile_grad else []),
         *_combination_scalars(_tables(layout)),
         *_combination_tuples(_tables(layout), "j", per_trajectory=False),
     ]
@@ -185,7 +200,7 @@ def cpu_source(layout: KernelLayout) -> str:
         ]
         gradient = ["g = GT[j - lo]"]
     else:
-        gradient = ["grad(w, p, data, t, g)"]
+        gradient = [_grad_call(layout)]
     inner = ["if F[j] != 0:", *_indent(_frozen_observers(layout, "j"), 1), "    continue", *per_trajectory, *(schedule if lane_lr else []),
              *_step(layout, "j", gradient)]
     tile += ["    for j in range(lo, hi):"] + _indent(inner, 2)
@@ -210,6 +225,7 @@ def cuda_source(layout: KernelLayout) -> str:
         "g = GS[j]",
         "n = NS[j]",
         "u = US[:, j, :]",
+        *(["s = XS[j]"] if layout.scratch else []),
         *_combination_scalars(_tables(layout)),
         *_combination_tuples(_tables(layout), "j", per_trajectory=False),
         *_combination_tuples(_tables(layout), "j", per_trajectory=True),
@@ -217,7 +233,7 @@ def cuda_source(layout: KernelLayout) -> str:
     if layout.observer_slots:
         thread += ["if t_begin == 0:", *_indent(_observer_init(layout, "j"), 1)]
     thread += ["for t in range(t_begin + 1, t_end + 1):"]
-    step = ["if F[j] == 0:"] + _indent(_schedules(layout) + _step(layout, "j", ["grad(w, p, data, t, g)"]), 1)
+    step = ["if F[j] == 0:"] + _indent(_schedules(layout) + _step(layout, "j", [_grad_call(layout)]), 1)
     if layout.observer_slots:
         step += ["else:", *_indent(_frozen_observers(layout, "j"), 1)]
     if layout.record:
@@ -228,17 +244,19 @@ def cuda_source(layout: KernelLayout) -> str:
     return "\n".join(out) + "\n"
 
 
-def loss_source(n_params: int, n_data: int) -> str:
+def loss_source(n_params: int, n_data: int, scratch: bool = False) -> str:
     """A ``numba.njit(parallel=True)`` loop evaluating an array-form loss at every final point
-    (W (N, d), P per combination)."""
+    (W (N, d), P per combination); ``scratch``: the loss takes a row of ``n_scratch`` floats last."""
     p = _tuple([f"P[{i}, c]" for i in range(n_params)])
     data = _tuple([f"D{i}" for i in range(n_data)])
     extra = "".join(f", D{i}" for i in range(n_data))
+    row = "        s = np.empty(max(1, n_scratch), dtype=W.dtype)\n" if scratch else ""
     return (
-        f"def loss_kernel(W, P, n_ic, first, t, out{extra}):\n"
+        f"def loss_kernel(W, P, n_ic, first, t, out, n_scratch{extra}):\n"
         f"    data = {data}\n"
         "    for j in prange(W.shape[0]):\n"
         "        c = (first + j) // n_ic - first // n_ic\n"
         f"        p = {p}\n"
-        "        out[j] = loss(W[j], p, data, t)\n"
+        f"{row}"
+        f"        out[j] = loss(W[j], p, data, t{', s' if scratch else ''})\n"
     )

@@ -73,6 +73,9 @@ class KernelLayout:
     data_ndims: tuple[int, ...] = ()
     #: The array-form landscape has a CPU tile gradient ``tile_grad(W, p, data, t, G)``.
     tile_grad: bool = False
+    #: The array-form landscape declares ``scratch`` floats per trajectory: its grad and loss take
+    #: the trajectory's scratch row as a last argument (the size is read from the array at run time).
+    scratch: bool = False
 
     @property
     def n_groups(self) -> int:

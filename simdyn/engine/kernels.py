@@ -190,13 +190,15 @@ def clear_cache() -> None:
 def get_loss_kernel(landscape, dim: int, n_params: int, dtype: str):
     """A CPU-parallel loop ``loss_kernel(W, P, n_ic, first, t, out)`` evaluating the landscape's loss
     at the trajectories ``first ≤ g < first + N`` of a batch (W (d, N); for an array-form
-    landscape W (N, d) and its data arrays after ``out``)."""
+    landscape W (N, d), then the scratch size ``n_scratch`` and the data arrays after ``out``)."""
     array_form = getattr(landscape, "form", "tuple") == "array"
-    key = ("loss", python_function(landscape.loss), 0 if array_form else dim, n_params, dtype, array_form)
+    scratch = getattr(landscape, "scratch", 0) > 0
+    key = ("loss", python_function(landscape.loss), 0 if array_form else dim, n_params, dtype, array_form, scratch)
     kernel = _KERNELS.get(key)
     if kernel is None:
-        source = array_codegen.loss_source(n_params, len(landscape.data)) if array_form else loss_source(dim, n_params)
-        ns = {"loss": compile_scalar(landscape.loss, "cpu", dtype), "prange": numba.prange}
+        source = array_codegen.loss_source(n_params, len(landscape.data), scratch) if array_form \
+            else loss_source(dim, n_params)
+        ns = {"loss": compile_scalar(landscape.loss, "cpu", dtype), "prange": numba.prange, "np": np}
         digest = kernel_digest(source, {"loss": landscape.loss}, f"loss {dtype} {LLVM_OPTIONS}")
         if digest is not None:
             kernel = load_cached(source, ns, digest, "loss_kernel", parallel=True, error_model="numpy")

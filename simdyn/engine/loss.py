@@ -26,7 +26,7 @@ def final_loss(landscape, inputs, w: np.ndarray, start: int, dtype: str) -> np.n
     params = np.ascontiguousarray(inputs.params[:, first:last], dtype=w.dtype)
     if getattr(landscape, "form", "tuple") == "array":  # rows of d coordinates, then the data arrays
         data = tuple(np.ascontiguousarray(a, dtype=w.dtype) for a in landscape.data_arrays)
-        kernel(np.ascontiguousarray(w.T), params, n_ic, start, inputs.steps, out, *data)
+        kernel(np.ascontiguousarray(w.T), params, n_ic, start, inputs.steps, out, landscape.scratch, *data)
     else:
         kernel(np.ascontiguousarray(w), params, n_ic, start, inputs.steps, out)
     return out

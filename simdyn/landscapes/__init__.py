@@ -17,6 +17,7 @@ import inspect
 from . import double_well, himmelblau, plateau, reddi, rosenbrock, saddle, sharp_valley, valley
 from . import quadratic as _quadratic_module
 from .base import CriticalPoint, Landscape
+from .hvp import hessian_vector_product, hvp_by_differences
 from .models import (deep_linear, deep_linear_init, least_squares, logistic_regression, mlp, mlp_init,
                      random_quadratic)
 from .quadratic import quadratic
@@ -91,4 +92,5 @@ def get_landscape(spec, params: dict | None = None) -> Landscape:
 
 
 __all__ = ["BUILDERS", "CriticalPoint", "LANDSCAPES", "Landscape", "deep_linear", "deep_linear_init", "get_landscape",
-           "least_squares", "logistic_regression", "mlp", "mlp_init", "quadratic", "random_quadratic"]
+           "hessian_vector_product", "hvp_by_differences", "least_squares", "logistic_regression", "mlp",
+           "mlp_init", "quadratic", "random_quadratic"]

@@ -19,6 +19,7 @@ Forms
     d); above, in the array form, with S = ½(H + Hᵀ) and H as data: the gradient is the loop
     g_i = Σ_j S_ij w_j in the tuple form's order (so both forms give the same bits), and on the
     CPU a tile of trajectories takes one product G = W·S (BLAS; equal to the loop to rounding).
+    The array form also gives ``hvp`` (∇²f·u = S u), ``value_grad`` and ``tile_value_grad``.
     ``quadratic(h, form="array")`` picks the array form at any d.
 
 A tuple of generic length cannot be built inside a numba-compiled loop, so :func:`quadratic`
@@ -136,6 +137,40 @@ def array_tile_grad(w, p, data, t, g):
     np.dot(w, data[0], g)
 
 
+def array_hvp(w, p, data, t, u, out):
+    """∇²f·u = S u, S = ½(H + Hᵀ) = data[0] (the Hessian of the form, constant in w)."""
+    s = data[0]
+    for i in range(w.shape[0]):
+        acc = s[i, 0] * u[0]
+        for j in range(1, w.shape[0]):
+            acc = acc + s[i, j] * u[j]
+        out[i] = acc
+
+
+def array_value_grad(w, p, data, t, g):
+    """f(w) and g = S w in one pass: f = ½ wᵀ(S w) (equal to ½ wᵀHw; the antisymmetric part
+    of H adds nothing to the form, so this differs from :func:`array_loss` by rounding only)."""
+    s = data[0]
+    total = 0.0
+    for i in range(w.shape[0]):
+        acc = s[i, 0] * w[0]
+        for j in range(1, w.shape[0]):
+            acc = acc + s[i, j] * w[j]
+        g[i] = acc
+        total = total + w[i] * acc
+    return 0.5 * total
+
+
+def array_tile_value_grad(w, p, data, t, g, out):
+    """G = W·S (one GEMM) and the losses ½ Σ_k W_rk G_rk of a tile of trajectories."""
+    np.dot(w, data[0], g)
+    for r in range(w.shape[0]):
+        total = 0.0
+        for k in range(w.shape[1]):
+            total = total + w[r, k] * g[r, k]
+        out[r] = 0.5 * total
+
+
 def array_loss(w, p, data, t):
     """½ Σ_i w_i (Σ_j H_ij w_j), H = data[1], in the tuple form's order."""
     h = data[1]
@@ -170,6 +205,9 @@ def quadratic(h, form: str | None = None) -> Landscape:
             form="array",
             data={"s": 0.5 * (h + h.T), "h": h},
             tile_grad=array_tile_grad,
+            value_grad=array_value_grad,
+            tile_value_grad=array_tile_value_grad,
+            hvp=array_hvp,
         )
     grad, loss = quadratic_functions(d)
     return Landscape(

@@ -1,28 +1,28 @@
-"""``deep_linear``: a deep linear network with one hidden layer, L = ½·mean_i ‖W₂ W₁ x_i − y_i‖².
+"""``deep_linear``: a deep linear network of any depth, L = ½·mean_i ‖W_L ⋯ W₂ W₁ x_i − y_i‖².
 
-Formula (X of shape (m, n₀), one example x_i per row; Y of shape (m, n₂))
-    L(W₁, W₂) = (1/2m) Σ_i ‖W₂ W₁ x_i − y_i‖²      (summed over outputs, averaged over examples)
-    e_i = W₂ W₁ x_i − y_i,   ∇_{W₂} L = (1/m) Σ_i e_i (W₁ x_i)ᵀ,   ∇_{W₁} L = (1/m) Σ_i W₂ᵀ e_i x_iᵀ
-    The setting of Saxe, McClelland & Ganguli 2014 ("Exact solutions to the nonlinear dynamics
-    of learning in deep linear neural networks") and of the small-initialisation studies after it.
+Formula (X of shape (m, n₀), one example x_i per row; Y of shape (m, n_L))
+    L(W₁ … W_L) = (1/2m) Σ_i ‖W_L ⋯ W₁ x_i − y_i‖²      (summed over outputs, averaged over examples)
+    a₀ = x_i, a_l = W_l a_{l−1}, e_i = a_L − y_i;  ∇_{W_l} L = (1/m) Σ_i δ_l a_{l−1}ᵀ with
+    δ_L = e_i, δ_{l−1} = W_lᵀ δ_l. The setting of Saxe, McClelland & Ganguli 2014 ("Exact
+    solutions to the nonlinear dynamics of learning in deep linear neural networks") and of the
+    small-initialisation (saddle-to-saddle) studies after it.
 Parameter layout
-    ``widths = (n₀, n₁, n₂)``: input, hidden and output widths. w = [W₁.ravel(), W₂.ravel()],
-    each W_l of shape (fan_out, fan_in) (the layout of torch.nn.Linear.weight) flattened in C
-    order: W₁[j, k] = w[j·n₀ + k], W₂[o, j] = w[n₁·n₀ + o·n₁ + j]; d = n₁(n₀ + n₂).
-    Groups ``layer1`` = w[:n₁n₀], ``layer2`` = w[n₁n₀:].
+    ``widths = (n₀, n₁, …, n_L)``: input, hidden and output widths (L ≥ 1 layers). w = [W₁.ravel(),
+    …, W_L.ravel()], each W_l of shape (fan_out, fan_in) (the layout of torch.nn.Linear.weight)
+    flattened in C order: W_l[j, k] = w[o_l + j·n_{l−1} + k], o_l = Σ_{k<l} n_k n_{k−1};
+    d = Σ_l n_l n_{l−1}. Groups ``layer1`` … ``layerL``.
 Critical points
-    The origin (∇L = 0 there, as every term carries a product of the other layer's weights): a
-    saddle when YᵀX ≠ 0 (the Hessian has the eigenvalues ±σ of the cross-covariance YᵀX/m), listed
-    as "origin". Small initialisations start next to it (:func:`deep_linear_init`).
+    The origin (∇L = 0 there when L ≥ 2, as every term carries a product of the other layers'
+    weights): a saddle when YᵀX ≠ 0 — for L = 2 the Hessian has the eigenvalues ±σ of the
+    cross-covariance YᵀX/m; for L ≥ 3 it is zero there (a higher-order saddle). Listed as "origin"
+    for L ≥ 2. Small initialisations start next to it (:func:`deep_linear_init`).
 Initialiser
     :func:`deep_linear_init` (n points with i.i.d. N(0, σ²) entries).
-Forms
-    ``grad`` keeps O(1) memory per trajectory (so it compiles as a CUDA device function, which
-    cannot allocate): for each example and output it recomputes the hidden units, 3·n₀n₁n₂
-    multiply-adds per example. ``tile_grad`` (CPU) does the tile's first layer as one product
-    X·[W₁ᵀ of every trajectory] and its backward pass as one product Xᵀ·[…].
-    Only one hidden layer: deeper networks need per-example activation storage, which the
-    single per-trajectory source (CPU and CUDA) cannot allocate.
+Forms (:mod:`simdyn.landscapes.models._network`)
+    ``grad``, ``loss``, ``value_grad`` and ``hvp`` (exact, forward over reverse) loop over
+    examples, keeping each example's activations in the trajectory's scratch row (``scratch``
+    floats; compiled for the CPU and CUDA). ``tile_grad``/``tile_value_grad`` (CPU) do the
+    tile's first layer as one product X·[W₁ᵀ of every trajectory] and its gradient as Xᵀ·[…].
 """
 
 from __future__ import annotations
@@ -30,131 +30,60 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import CriticalPoint, Landscape
-from . import _checks
-
-
-def grad(w, p, data, t, g):
-    """∇L by examples and outputs, recomputing hidden units instead of storing them."""
-    x, y = data[0], data[1]
-    m, n0 = x.shape
-    n2 = y.shape[1]
-    n1 = w.shape[0] // (n0 + n2)
-    off = n1 * n0
-    for k in range(w.shape[0]):
-        g[k] = 0.0
-    for i in range(m):
-        for o in range(n2):
-            e = -y[i, o]
-            for j in range(n1):
-                a = 0.0
-                for k in range(n0):
-                    a += w[j * n0 + k] * x[i, k]
-                e += w[off + o * n1 + j] * a
-            e = e / m
-            for j in range(n1):
-                a = 0.0
-                for k in range(n0):
-                    a += w[j * n0 + k] * x[i, k]
-                g[off + o * n1 + j] += e * a
-                c = e * w[off + o * n1 + j]
-                for k in range(n0):
-                    g[j * n0 + k] += c * x[i, k]
-
-
-def loss(w, p, data, t):
-    """(1/2m) Σ_i Σ_o ((W₂W₁x_i)_o − y_io)²."""
-    x, y = data[0], data[1]
-    m, n0 = x.shape
-    n2 = y.shape[1]
-    n1 = w.shape[0] // (n0 + n2)
-    off = n1 * n0
-    total = 0.0
-    for i in range(m):
-        for o in range(n2):
-            e = -y[i, o]
-            for j in range(n1):
-                a = 0.0
-                for k in range(n0):
-                    a += w[j * n0 + k] * x[i, k]
-                e += w[off + o * n1 + j] * a
-            total += e * e
-    return 0.5 * total / m
-
-
-def tile_grad(w, p, data, t, g):
-    """∇L for a tile of trajectories: A = X·[W₁ᵀ …] and Xᵀ·[back …] as one GEMM each."""
-    x, y = data[0], data[1]
-    m, n0 = x.shape
-    n2 = y.shape[1]
-    n = w.shape[0]
-    n1 = w.shape[1] // (n0 + n2)
-    off = n1 * n0
-    first = np.empty((n0, n * n1), dtype=w.dtype)  # first[k, r·n₁ + j] = W₁[j, k] of trajectory r
-    for r in range(n):
-        for j in range(n1):
-            for k in range(n0):
-                first[k, r * n1 + j] = w[r, j * n0 + k]
-    a = np.dot(x, first)  # (m, n·n₁): hidden units of every example and trajectory
-    back = np.empty_like(a)
-    for r in range(n):
-        for o in range(n2):
-            for j in range(n1):
-                g[r, off + o * n1 + j] = 0.0
-        for i in range(m):
-            for j in range(n1):
-                back[i, r * n1 + j] = 0.0
-            for o in range(n2):
-                e = -y[i, o]
-                for j in range(n1):
-                    e += w[r, off + o * n1 + j] * a[i, r * n1 + j]
-                e = e / m
-                for j in range(n1):
-                    g[r, off + o * n1 + j] += e * a[i, r * n1 + j]
-                    back[i, r * n1 + j] += e * w[r, off + o * n1 + j]
-    grad_first = np.dot(x.T, back)  # (n₀, n·n₁)
-    for r in range(n):
-        for j in range(n1):
-            for k in range(n0):
-                g[r, j * n0 + k] = grad_first[k, r * n1 + j]
+from . import _checks, _network
+from ._network import grad, hvp, loss, tile_grad, tile_value_grad, value_grad
 
 
 def _widths(widths, x, y) -> tuple:
     try:
         widths = tuple(widths)
     except TypeError:
-        raise TypeError(f"deep_linear: widths must be a sequence (n0, n1, n2) of integers, got {widths!r}") from None
-    if len(widths) != 3:
-        raise ValueError(f"deep_linear: widths must have 3 entries (input, hidden, output; one hidden layer), "
-                         f"got {len(widths)}")
+        raise TypeError(f"deep_linear: widths must be a sequence (n0, n1, ..., nL) of integers, got {widths!r}") from None
+    if len(widths) < 2:
+        raise ValueError(f"deep_linear: widths must have at least 2 entries (input, ..., output), got {len(widths)}")
     widths = tuple(_checks.positive_int("widths", n, "deep_linear") for n in widths)
     if x is not None and widths[0] != x.shape[1]:
         raise ValueError(f"deep_linear: widths[0] = {widths[0]} must equal the input width X.shape[1] = {x.shape[1]}")
-    if y is not None and widths[2] != y.shape[1]:
-        raise ValueError(f"deep_linear: widths[2] = {widths[2]} must equal the output width Y.shape[1] = {y.shape[1]}")
+    if y is not None and widths[-1] != y.shape[1]:
+        raise ValueError(f"deep_linear: widths[-1] = {widths[-1]} must equal the output width "
+                         f"Y.shape[1] = {y.shape[1]}")
     return widths
 
 
+def _groups(widths) -> dict:
+    bounds = np.cumsum([0] + [a * b for a, b in zip(widths[:-1], widths[1:])])
+    return {f"layer{l + 1}": slice(int(bounds[l]), int(bounds[l + 1])) for l in range(len(widths) - 1)}
+
+
 def deep_linear(X, Y, widths) -> Landscape:
-    """The two-layer linear network ½·mean_i ‖W₂W₁x_i − y_i‖² (module docstring: layout, groups)."""
+    """The linear network ½·mean_i ‖W_L⋯W₁x_i − y_i‖² with ``widths`` (n₀, …, n_L) (module
+    docstring: layout, groups, forms)."""
     x = _checks.matrix("X", X, "deep_linear")
     y = _checks.targets("Y", Y, x.shape[0], "deep_linear")
     if y.ndim == 1:
         y = y[:, None]
-    n0, n1, n2 = _widths(widths, x, y)
-    cross = y.T @ x / x.shape[0]
-    points = [] if not np.any(cross) else [CriticalPoint("saddle", np.zeros(n1 * (n0 + n2)), "origin")]
+    widths = _widths(widths, x, y)
+    layers = len(widths) - 1
+    dim = int(sum(a * b for a, b in zip(widths[:-1], widths[1:])))
+    net = _network.describe(_network.ACTIVATIONS.index("identity"), False, 0.5 / x.shape[0], 1.0, widths,
+                            [1.0] * layers)
+    points = [] if layers < 2 or not np.any(y.T @ x) else [CriticalPoint("saddle", np.zeros(dim), "origin")]
     return Landscape(
         "deep_linear",
-        n1 * (n0 + n2),
+        dim,
         grad,
         loss,
         critical_points=points,
-        formula="0.5 * mean_i ||W2 W1 x_i - y_i||^2, W_l of shape (fan_out, fan_in)",
+        formula="0.5 * mean_i ||W_L ... W_1 x_i - y_i||^2, W_l of shape (fan_out, fan_in)",
         doc=__doc__,
         form="array",
-        data={"X": x, "Y": y},
-        groups={"layer1": slice(0, n1 * n0), "layer2": slice(n1 * n0, n1 * (n0 + n2))},
+        data={"X": x, "Y": y, "network": net},
+        groups=_groups(widths),
         tile_grad=tile_grad,
+        value_grad=value_grad,
+        tile_value_grad=tile_value_grad,
+        hvp=hvp,
+        scratch=_network.scratch_size(widths),
     )
 
 
@@ -164,8 +93,9 @@ def deep_linear_init(widths, sigma, n, seed=0) -> np.ndarray:
     Small σ is the small-initialisation (saddle-to-saddle) regime; rows follow the layout of
     :func:`deep_linear`. Drawn with ``numpy.random.default_rng(seed)``.
     """
-    n0, n1, n2 = _widths(widths, None, None)
+    widths = _widths(widths, None, None)
     if not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"deep_linear_init: sigma must be a finite number >= 0, got {sigma!r}")
     n = _checks.positive_int("n", n, "deep_linear_init")
-    return np.random.default_rng(seed).normal(scale=float(sigma), size=(n, n1 * (n0 + n2)))
+    dim = int(sum(a * b for a, b in zip(widths[:-1], widths[1:])))
+    return np.random.default_rng(seed).normal(scale=float(sigma), size=(n, dim))

@@ -11,7 +11,8 @@ Critical points
 Forms
     ``grad`` is two loops per example (residual, then Xᵀr), compiled for the CPU and CUDA;
     ``tile_grad`` takes a tile of trajectories W (n, d) as two matrix products,
-    R = W Xᵀ − y and G = R X / m (BLAS).
+    R = W Xᵀ − y and G = R X / m (BLAS). ``value_grad``/``tile_value_grad`` add the loss from the
+    same residuals; ``hvp``: ∇²L·u = Xᵀ(Xu)/m.
 """
 
 from __future__ import annotations
@@ -60,6 +61,56 @@ def tile_grad(w, p, data, t, g):
     np.dot(r, x, g)
 
 
+def value_grad(w, p, data, t, g):
+    """‖Xw − y‖²/(2m) and g = Xᵀ(Xw − y)/m from the same residuals."""
+    x, y = data[0], data[1]
+    m, d = x.shape
+    for k in range(d):
+        g[k] = 0.0
+    total = 0.0
+    for i in range(m):
+        r = -y[i]
+        for k in range(d):
+            r += x[i, k] * w[k]
+        total += r * r
+        for k in range(d):
+            g[k] += x[i, k] * r
+    for k in range(d):
+        g[k] = g[k] / m
+    return 0.5 * total / m
+
+
+def tile_value_grad(w, p, data, t, g, out):
+    """:func:`tile_grad` and the tile's losses Σ_i R_ji² / (2m) from its residuals."""
+    x, y = data[0], data[1]
+    m = x.shape[0]
+    r = np.dot(w, x.T)
+    for j in range(r.shape[0]):
+        total = 0.0
+        for i in range(m):
+            e = r[j, i] - y[i]
+            total += e * e
+            r[j, i] = e / m
+        out[j] = 0.5 * total / m
+    np.dot(r, x, g)
+
+
+def hvp(w, p, data, t, u, out):
+    """∇²L·u = Xᵀ(X u)/m (the Hessian XᵀX/m does not depend on w)."""
+    x = data[0]
+    m, d = x.shape
+    for k in range(d):
+        out[k] = 0.0
+    for i in range(m):
+        r = 0.0
+        for k in range(d):
+            r += x[i, k] * u[k]
+        for k in range(d):
+            out[k] += x[i, k] * r
+    for k in range(d):
+        out[k] = out[k] / m
+
+
 def least_squares(X, y) -> Landscape:
     """The landscape ‖Xw − y‖²/(2m) for data X (m, d) and targets y (m,) (module docstring)."""
     x = _checks.matrix("X", X, "least_squares")
@@ -79,4 +130,7 @@ def least_squares(X, y) -> Landscape:
         form="array",
         data={"X": x, "y": y},
         tile_grad=tile_grad,
+        value_grad=value_grad,
+        tile_value_grad=tile_value_grad,
+        hvp=hvp,
     )

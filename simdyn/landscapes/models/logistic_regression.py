@@ -13,7 +13,8 @@ Critical points
     (the loss decreases to 0 as ‖w‖ → ∞ along a separating direction).
 Forms
     ``grad``: loops per example (CPU and CUDA); ``tile_grad``: Z = W Xᵀ and G = (σ(Z) − y) X / m
-    as two matrix products over a tile of trajectories (CPU).
+    as two matrix products over a tile of trajectories (CPU); ``value_grad``/``tile_value_grad``
+    add the loss from the same margins; ``hvp``: ∇²L·u = Xᵀ[σ(z)(1 − σ(z)) ⊙ Xu]/m.
 """
 
 from __future__ import annotations
@@ -73,6 +74,61 @@ def tile_grad(w, p, data, t, g):
     np.dot(r, x, g)
 
 
+def value_grad(w, p, data, t, g):
+    """The mean log-loss and g = Xᵀ(σ(Xw) − y)/m from the same margins z_i."""
+    x, y = data[0], data[1]
+    m, d = x.shape
+    for k in range(d):
+        g[k] = 0.0
+    total = 0.0
+    for i in range(m):
+        z = 0.0
+        for k in range(d):
+            z += x[i, k] * w[k]
+        total += max(z, 0.0) - y[i] * z + math.log1p(math.exp(-abs(z)))
+        r = sigmoid(z) - y[i]
+        for k in range(d):
+            g[k] += x[i, k] * r
+    for k in range(d):
+        g[k] = g[k] / m
+    return total / m
+
+
+def tile_value_grad(w, p, data, t, g, out):
+    """:func:`tile_grad` and the tile's mean log-losses from the same margins Z = W Xᵀ."""
+    x, y = data[0], data[1]
+    m = x.shape[0]
+    r = np.dot(w, x.T)
+    for j in range(r.shape[0]):
+        total = 0.0
+        for i in range(m):
+            z = r[j, i]
+            total += max(z, 0.0) - y[i] * z + math.log1p(math.exp(-abs(z)))
+            r[j, i] = (sigmoid(z) - y[i]) / m
+        out[j] = total / m
+    np.dot(r, x, g)
+
+
+def hvp(w, p, data, t, u, out):
+    """∇²L·u = Xᵀ[σ(z)(1 − σ(z)) ⊙ X u]/m, z = Xw."""
+    x = data[0]
+    m, d = x.shape
+    for k in range(d):
+        out[k] = 0.0
+    for i in range(m):
+        z = 0.0
+        r = 0.0
+        for k in range(d):
+            z += x[i, k] * w[k]
+            r += x[i, k] * u[k]
+        q = sigmoid(z)
+        r = r * q * (1.0 - q)
+        for k in range(d):
+            out[k] += x[i, k] * r
+    for k in range(d):
+        out[k] = out[k] / m
+
+
 def logistic_regression(X, y) -> Landscape:
     """The mean log-loss of a linear classifier on data X (m, d), labels y (m,) in {0, 1}."""
     x = _checks.matrix("X", X, "logistic_regression")
@@ -90,4 +146,7 @@ def logistic_regression(X, y) -> Landscape:
         form="array",
         data={"X": x, "y": y},
         tile_grad=tile_grad,
+        value_grad=value_grad,
+        tile_value_grad=tile_value_grad,
+        hvp=hvp,
     )
