@@ -218,7 +218,7 @@ def make_plan(
                       converge_tol, diverge_threshold)
     sweeps = _sweeps(args)
     _check_recording(args, sweeps, max_memory)
-    observers = tuple(obs.bind(args.landscape, sweeps.param_values) for obs in args.observers)
+    observers = tuple(obs.bind(args.landscape, sweeps.param_values).for_steps(args.steps) for obs in args.observers)
     param_table = _param_table(args.landscape, sweeps.param_values, sweeps.sweep)
     launches = [_launch(opt, args, sweeps, observers, param_table) for opt in args.optimizers]
     return Plan(
@@ -441,6 +441,10 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
         form=land.form,
         data_ndims=tuple(a.ndim for a in land.data_arrays),
         tile_grad=land.tile_grad is not None,
+        observer_sees_loss=tuple(obs.sees_loss for obs in run_observers),
+        value_grad=land.value_grad is not None and any(obs.sees_loss for obs in run_observers),
+        tile_value_grad=(land.tile_grad is not None and land.tile_value_grad is not None
+                         and any(obs.sees_loss for obs in run_observers)),
     )
     request = KernelRequest(opt, flags, land, sched, run_observers, layout, args.dtype, args.target)
     inputs = BatchInputs(
