@@ -326,7 +326,7 @@ def main(argv=None):
               f"({r['simdyn'] / r['numba tile + np.dot']:.2f}x) | numba per-trajectory {r['numba per trajectory']:.3g} "
               f"({r['simdyn'] / r['numba per trajectory']:.2f}x)")
     if "network" in rows:
-        side, steps = (8, 10) if q else (64, 40)
+        side, steps = (8, 10) if q else (64, 12)
         nw = network_row(side, steps)
         paper = 4096 ** 2 * 500 / nw["simdyn + Trainability"]
         print(f"network   mlp 272 params, 1 init x {side}^2 per-layer lr, GD {steps} steps: simdyn {nw['simdyn']:.3g} "

@@ -71,6 +71,7 @@ def test_trainability_averages_every_loss_when_the_run_is_shorter_than_window(le
         np.testing.assert_allclose(float(got.trainability_score), score, rtol=1e-12)
 
 
+@pytest.mark.slow  # a kernel of its own; the CUDA-simulator module runs the same generated lines by default
 def test_array_form_without_value_grad_evaluates_loss_and_grad_separately():
     ds = run_least_squares(30, with_value_grad=False)
     loss, grad = ls_numpy()
