@@ -21,11 +21,19 @@ same process:
     one with torch's two divisions (bar ≥ 0.9× the one-division kernel). The hand kernels do not
     check for divergence; a third one adds simdyn's freeze rule (a compare per coordinate, a
     select per state value and the frozen code, every step) to show what that rule costs.
+``network``
+    GD on the trainability paper's network (``sd.landscapes.mlp``: 16-16-1 tanh, 272 parameters,
+    272 Gaussian examples), one initial point × a 64 × 64 grid of per-layer learning rates, in
+    trajectory-steps per second, with and without ``sd.observe.Trainability`` (which needs the
+    loss every step), against batched eager torch over the 4096 learning-rate pairs (``einsum``
+    forward, autograd backward, per-pair SGD step; the loss comes with the backward pass) (bar
+    ≥ 2×). Also the extrapolated time of the paper's 4096² × 500-step image on this machine.
 ``compile``
     Cold compile of the first array-form kernel and whether later dimensions compile anything
     (the array form's source does not depend on d).
 
-Usage: ``python scripts/bench_highd.py [--quick]`` (``--quick``: small sizes, a smoke run).
+Usage: ``python scripts/bench_highd.py [--quick] [--only ROW ...]`` (``--quick``: small sizes, a
+smoke run; ``--only``: the rows named, e.g. ``--only network``).
 """
 
 from __future__ import annotations
@@ -230,6 +238,63 @@ def adam_2d_row(n: int, steps: int) -> dict:
     return out
 
 
+# -- row 4: the trainability network over a learning-rate grid ----------------------------------
+
+def network_data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(272, 16)), rng.normal(size=(272, 1))
+    return x, y, sd.landscapes.mlp_init(16, 16, 1, n=1, seed=seed + 1)
+
+
+def network_row(side: int, steps: int) -> dict:
+    x, y, w0 = network_data()
+    land = sd.landscapes.mlp(x, y, width=16)
+    lr = {"layer1": np.geomspace(1e2, 1e6, side), "layer2": np.geomspace(1e0, 1e2, side)}
+    out = {}
+    for name, observers in (("simdyn", []), ("simdyn + Trainability", [sd.observe.Trainability()])):
+        out[name] = kernel_rate(make_plan("sgd", land, w0, steps, hyper={"lr": lr}, observers=observers), repeats=2)
+    out["torch"] = torch_network_rate(x, y, w0, lr, max(5, steps // 2))
+    return out
+
+
+def torch_network_losses(x, y, w0, lr, steps):
+    """Batched eager torch GD on B = side² copies of the network, one per (lr_layer1, lr_layer2)
+    pair (``indexing="ij"``): einsum forward, autograd backward; returns the (steps, B) losses
+    L(w_0) … L(w_{steps−1}) of every copy (the trainability measure needs them)."""
+    import torch
+
+    lr1, lr2 = np.meshgrid(lr["layer1"], lr["layer2"], indexing="ij")
+    b = lr1.size
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    a1 = torch.tensor(lr1.ravel())[:, None, None]
+    a2 = torch.tensor(lr2.ravel())[:, None, None]
+    w1 = torch.tensor(w0[0, :256].reshape(16, 16)).expand(b, 16, 16).clone().requires_grad_(True)
+    w2 = torch.tensor(w0[0, 256:].reshape(16, 1)).expand(b, 16, 1).clone().requires_grad_(True)
+    losses = []
+    for _ in range(steps):
+        hidden = torch.tanh(math.sqrt(2.0) * torch.einsum("mi,bij->bmj", xt, w1) / 4.0)  # Z1 = X W1 / sqrt(16)
+        out = torch.einsum("bmj,bjo->bmo", hidden, w2) / 4.0 / 4.0  # Z2 = H W2 / sqrt(16), out = Z2 / sqrt(16)
+        loss = ((out - yt) ** 2).mean(dim=(1, 2))
+        g1, g2 = torch.autograd.grad(loss.sum(), (w1, w2))
+        with torch.no_grad():
+            w1 -= a1 * g1
+            w2 -= a2 * g2
+        losses.append(loss.detach())
+    return torch.stack(losses).numpy()
+
+
+def torch_network_rate(x, y, w0, lr, steps) -> float:
+    """Trajectory-steps per second of :func:`torch_network_losses` (best of two after a warm-up)."""
+    try:
+        import torch
+    except ImportError:
+        return float("nan")
+    torch.set_num_threads(cores())
+    torch_network_losses(x, y, w0, lr, 2)
+    best = min(_timed(torch_network_losses, x, y, w0, lr, steps) for _ in range(2))
+    return lr["layer1"].size * lr["layer2"].size * steps / best
+
+
 # -- compile time ----------------------------------------------------------------------------------
 
 def compile_row(quick: bool) -> dict:
@@ -254,31 +319,48 @@ def compile_row(quick: bool) -> dict:
             "kernels built at other d": sd.cache_info()["builds"] - before - builds_first}
 
 
+ROWS = ("compile", "grid", "quadratic", "network", "adam")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
+    parser.add_argument("--only", choices=ROWS, action="append", help="run only this row (repeatable)")
     args = parser.parse_args(argv)
     q = args.quick
+    rows = set(args.only or ROWS)
     print(f"bench_highd: {cores()} cores, numba {numba.__version__}, float64"
           + (" (quick: smoke sizes, ratios not meaningful)" if q else ""))
-    c = compile_row(q)
-    print(f"compile   first array-form kernel {c['compile seconds']:.1f} s cold ({c['kernels built']} kernels); "
-          f"kernels built at the other d: {c['kernels built at other d']}")
-    g = grid_row(32 if q else 512, 2**10 if q else 2**18, 50 if q else 300)
-    print(f"grid      Adam 2-D, 1 IC x {32 if q else 512}^2 (lr, beta1): {g['grid']:.3g} traj-steps/s; "
-          f"IC batch: {g['initial-point batch']:.3g}; ratio {g['ratio']:.2f}x (bar >= 0.8x)")
+    if "compile" in rows:
+        c = compile_row(q)
+        print(f"compile   first array-form kernel {c['compile seconds']:.1f} s cold ({c['kernels built']} kernels); "
+              f"kernels built at the other d: {c['kernels built at other d']}")
+    if "grid" in rows:
+        g = grid_row(32 if q else 512, 2**10 if q else 2**18, 50 if q else 300)
+        print(f"grid      Adam 2-D, 1 IC x {32 if q else 512}^2 (lr, beta1): {g['grid']:.3g} traj-steps/s; "
+              f"IC batch: {g['initial-point batch']:.3g}; ratio {g['ratio']:.2f}x (bar >= 0.8x)")
     bars = {10: 2.0, 100: 1.2, 1000: 0.9}
-    for d in ((10, 100) if q else (10, 100, 1000)):
+    for d in ((10, 100) if q else (10, 100, 1000)) if "quadratic" in rows else ():
         r = quadratic_row(d, 2**12 if q else 2**21, 10 if q else (100 if d < 1000 else 20))
         print(f"quadratic d={d:<5} simdyn {r['simdyn']:.3g} N.d.T/s | torch {r['torch']:.3g} "
               f"({r['simdyn'] / r['torch']:.2f}x, bar >= {bars[d]}x) | numba tile+dot {r['numba tile + np.dot']:.3g} "
               f"({r['simdyn'] / r['numba tile + np.dot']:.2f}x) | numba per-trajectory {r['numba per trajectory']:.3g} "
               f"({r['simdyn'] / r['numba per trajectory']:.2f}x)")
-    a = adam_2d_row(2**14 if q else 2**20, 50 if q else 1000)
-    print(f"adam 2-D  simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
-          f"({a['simdyn'] / a['hand, 1 division']:.2f}x, bar >= 0.9x) | hand 2 div {a['hand, 2 divisions']:.3g} "
-          f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x) | hand 1 div + freeze {a['hand, 1 division + freeze']:.3g} "
-          f"({a['simdyn'] / a['hand, 1 division + freeze']:.2f}x)")
+    if "network" in rows:
+        side, steps = (8, 10) if q else (64, 12)
+        nw = network_row(side, steps)
+        paper = 4096 ** 2 * 500 / nw["simdyn + Trainability"]
+        print(f"network   mlp 272 params, 1 init x {side}^2 per-layer lr, GD {steps} steps: simdyn {nw['simdyn']:.3g} "
+              f"traj-steps/s, with Trainability {nw['simdyn + Trainability']:.3g} | torch einsum+autograd "
+              f"{nw['torch']:.3g} ({nw['simdyn + Trainability'] / nw['torch']:.2f}x with Trainability, "
+              f"{nw['simdyn'] / nw['torch']:.2f}x without; bar >= 2x) | paper's 4096^2 x 500 image: "
+              f"{paper / 3600:.3g} h here")
+    if "adam" in rows:
+        a = adam_2d_row(2**14 if q else 2**20, 50 if q else 1000)
+        print(f"adam 2-D  simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
+              f"({a['simdyn'] / a['hand, 1 division']:.2f}x, bar >= 0.9x) | hand 2 div {a['hand, 2 divisions']:.3g} "
+              f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x) | hand 1 div + freeze {a['hand, 1 division + freeze']:.3g} "
+              f"({a['simdyn'] / a['hand, 1 division + freeze']:.2f}x)")
 
 
 if __name__ == "__main__":

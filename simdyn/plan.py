@@ -212,7 +212,7 @@ def make_plan(
     args = _validated(optimizer, landscape, x0, steps, hyper, params, observers, record_every, noise, dtype, target,
                       converge_tol, diverge_threshold)
     sweeps = _sweeps(args)
-    observers = tuple(obs.bind(args.landscape, sweeps.param_values) for obs in args.observers)
+    observers = tuple(obs.bind(args.landscape, sweeps.param_values).for_steps(args.steps) for obs in args.observers)
     param_table = _param_table(args.landscape, sweeps.param_values, sweeps.sweep)
     launches = [_launch(opt, args, sweeps, observers, param_table) for opt in args.optimizers]
     _check_recording(launches, args, max_memory)
@@ -438,6 +438,10 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
         data_ndims=tuple(a.ndim for a in land.data_arrays),
         tile_grad=land.tile_grad is not None,
         scratch=getattr(land, "scratch", 0) > 0,
+        observer_sees_loss=tuple(obs.sees_loss for obs in run_observers),
+        value_grad=land.value_grad is not None and any(obs.sees_loss for obs in run_observers),
+        tile_value_grad=(land.tile_grad is not None and land.tile_value_grad is not None
+                         and any(obs.sees_loss for obs in run_observers)),
     )
     request = KernelRequest(opt, flags, land, sched, run_observers, layout, args.dtype, args.target)
     inputs = BatchInputs(

@@ -176,3 +176,36 @@ def normal_pair(seed, stream, step, pair):
     u2 = (x[2] * 2**21 + x[3] // 2**11) / 2**53
     r = math.sqrt(-2.0 * math.log(u1))
     return r * math.cos(2.0 * math.pi * u2), r * math.sin(2.0 * math.pi * u2)
+
+
+# -- losses along a run, and the trainability paper's convergence measure ---------------------
+
+
+def gd_losses(loss, grad, w0, lr, steps, threshold=1e10):
+    """Full-batch GD w_t = w_{t−1} − lr ⊙ ∇L(w_{t−1}) (``lr`` per coordinate) from one point,
+    stopped as simdyn's engine stops a trajectory: the first step whose new point has a
+    coordinate that is non-finite or beyond ``threshold`` is not taken. Returns (the losses
+    L(w_0) … L(w_{T−1}) with NaN from the step that was not taken on, that step (0: none))."""
+    w = np.array(w0, dtype=np.float64)
+    out = np.full(steps, np.nan)
+    for t in range(1, steps + 1):
+        out[t - 1] = loss(w)
+        new = w - lr * grad(w)
+        if not np.all(np.abs(new) <= threshold):
+            return out, t
+        w = new
+    return out, 0
+
+
+def convergence_measure(v, window=20, cap=1e6):
+    """The trainability paper's measure (Sohl-Dickstein 2024, notebook of the repository
+    Sohl-Dickstein/fractal, ``convergence_measure``), transcribed: non-finite losses become
+    ``cap``; v /= v[0]; values above ``cap`` become ``cap``; converged iff mean(v[-window:]) < 1;
+    returns (converged, −Σv if converged else Σ1/v)."""
+    v = np.asarray(v, dtype=np.float64)
+    fin = np.isfinite(v)
+    v = np.where(fin, v, cap)
+    v = v / v[0]
+    v = np.where(v > cap, cap, v)
+    converged = bool(np.mean(v[-window:]) < 1)
+    return converged, (-np.sum(v) if converged else np.sum(1 / v))

@@ -46,7 +46,7 @@ def _load(name):
 def test_bench_highd_quick_runs_end_to_end(capsys):
     _load("bench_highd").main(["--quick"])
     out = capsys.readouterr().out
-    for row in ("compile", "grid", "quadratic d=10", "quadratic d=100", "adam 2-D"):
+    for row in ("compile", "grid", "quadratic d=10", "quadratic d=100", "network", "adam 2-D"):
         assert row in out
 
 
@@ -77,3 +77,21 @@ def test_bench_gpu_says_when_there_is_no_gpu(capsys):
     assert bench.main([]) == 0
     assert "no CUDA GPU" in capsys.readouterr().out
     assert bench.main(["--require-gpu"]) == 1
+
+
+@pytest.mark.slow
+def test_bench_highd_network_baseline_computes_the_losses_simdyn_computes():
+    # The torch baseline of the network row must do simdyn's work: its per-pair losses equal
+    # sd.observe.LossTrace on sd.landscapes.mlp over the same per-layer learning-rate grid.
+    import numpy as np
+
+    import simdyn as sd
+
+    pytest.importorskip("torch")
+    bench = _load("bench_highd")
+    x, y, w0 = bench.network_data()
+    lr = {"layer1": np.array([1e2, 1e5]), "layer2": np.array([1.0, 50.0])}
+    ds = sd.simulate("sgd", sd.landscapes.mlp(x, y, width=16), w0, 6, hyper={"lr": lr},
+                     observers=[sd.observe.LossTrace()], progress=False)
+    ours = ds.loss_trace.isel(traj=0).transpose("lr_layer1", "lr_layer2", "loss_step").values.reshape(4, 6)
+    np.testing.assert_allclose(bench.torch_network_losses(x, y, w0, lr, 6).T, ours, rtol=1e-10)

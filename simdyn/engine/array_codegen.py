@@ -23,6 +23,9 @@ step of trajectory j:
    else the trajectory is frozen at its last state (F[j] = +t diverged, −t non-finite) and
    skipped from then on;
 4. every observer m runs its ``update_array(O[j, slots of m], t, w_t, w_{t−1}, ok, q_m)``
+   (one that sees the loss gets ``lv`` = L(w_{t−1}) after q_m: evaluated with the gradient, by
+   ``value_grad`` / ``tile_value_grad`` when the landscape has them, else by ``loss``; NaN on
+   the steps of a trajectory frozen before them)
    (:mod:`simdyn.observe.base`), ``ok`` whether the step was applied, as in the tuple form:
    at every step, frozen trajectories included (with w_t = w_{t−1} and ``ok`` False). Its slots
    are a row of O (N, observer slots), its parameters the column ``q_m = OQ[rows of m, c_j]``
@@ -99,19 +102,22 @@ def _tables(layout: KernelLayout) -> KernelLayout:
     return replace(layout, observer_slots=(), observer_params=())
 
 
-def _observer_calls(layout: KernelLayout, j: str, function: str, arguments: str, slots: str) -> list[str]:
+def _observer_calls(layout: KernelLayout, j: str, function: str, arguments: str, slots: str,
+                   loss: str = "") -> list[str]:
     """``observer_<function>_m(…)`` for every observer of trajectory ``j``: ``arguments`` is a
     format string of ``o`` (the observer's slot row) and ``q`` (its parameter column); an
     observer that sees the optimizer state also gets ``slots``, the trajectory's (slots, d)
-    optimizer slots, before its history buffer."""
+    optimizer slots, and one that sees the loss ``loss`` (``update`` only), in this order,
+    before its history buffer."""
     if not layout.observer_slots:
         return []
     lines = [f"cj = G[{j}] // n_ic - first // n_ic"]
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         o, q = f"O[{j}, {so}:{so + ns}]", f"OQ[{qo}:{qo + nq}, cj]"
         state = f", {slots}" if _has(layout.observer_sees_state, m) else ""
+        loss_value = f", {loss}" if loss and _has(layout.observer_sees_loss, m) else ""
         buffer = f", B{m}[{j}]" if _has(layout.observer_buffers, m) else ""
-        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)}{state}{buffer})")
+        lines.append(f"observer_{function}_{m}({arguments.format(o=o, q=q)}{state}{loss_value}{buffer})")
     return lines
 
 
@@ -119,14 +125,42 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     return _observer_calls(layout, j, "init", "W[" + j + "], {q}, {o}", f"S[:, {j}]")
 
 
-def _frozen_observers(layout: KernelLayout, j: str) -> list[str]:
-    """The observers' update on a step a frozen trajectory does not take."""
-    return _observer_calls(layout, j, "update", "{o}, t, W[" + j + "], W[" + j + "], False, {q}", f"S[:, {j}]")
+def _frozen_observers(layout: KernelLayout, j: str, loss: str = "NAN") -> list[str]:
+    """The observers' update on a step a frozen trajectory does not take (``loss``: the value
+    the loss-seeing observers get: NaN for a trajectory frozen before this step, whose loss
+    is not evaluated; ``lv`` on the step that freezes it, taken at its last point)."""
+    return _observer_calls(layout, j, "update", "{o}, t, W[" + j + "], W[" + j + "], False, {q}", f"S[:, {j}]", loss)
 
 
-def _grad_call(layout: KernelLayout) -> str:
-    """The per-trajectory gradient call (with the scratch row ``s`` when the landscape has one)."""
-    return "grad(w, p, data, t, g, s)" if layout.scratch else "grad(w, p, data, t, g)"
+def _with_scratch(layout: KernelLayout, call: str) -> str:
+    """``call`` (ending in ``)``) with the trajectory's scratch row ``s`` last when the landscape
+    declares one."""
+    return call[:-1] + ", s)" if layout.scratch else call
+
+
+def sees_loss(layout: KernelLayout) -> bool:
+    """Whether some observer receives the loss (the step then evaluates it)."""
+    return any(layout.observer_sees_loss)
+
+
+def single_gradient(layout: KernelLayout) -> list[str]:
+    """The per-trajectory gradient into ``g``, with the loss ``lv`` at the same point when an
+    observer sees it: one ``value_grad`` call, or ``grad`` then ``loss`` (each with the scratch
+    row ``s`` when the landscape has one)."""
+    if not sees_loss(layout):
+        return [_with_scratch(layout, "grad(w, p, data, t, g)")]
+    if layout.value_grad:
+        return ["lv = " + _with_scratch(layout, "value_grad(w, p, data, t, g)")]
+    return [_with_scratch(layout, "grad(w, p, data, t, g)"), "lv = " + _with_scratch(layout, "loss(w, p, data, t)")]
+
+
+def _tile_gradient(layout: KernelLayout) -> tuple[list[str], list[str]]:
+    """(per tile and step, per trajectory) lines of the CPU tile gradient, with the losses."""
+    if sees_loss(layout) and layout.tile_value_grad:
+        return ["    tile_value_grad(WT, p, data, t, GT, LT)"], ["g = GT[j - lo]", "lv = LT[j - lo]"]
+    per_trajectory = ["g = GT[j - lo]"] + (["lv = " + _with_scratch(layout, "loss(w, p, data, t)")]
+                                           if sees_loss(layout) else [])
+    return ["    tile_grad(WT, p, data, t, GT)"], per_trajectory
 
 
 def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
@@ -156,13 +190,13 @@ def _step(layout: KernelLayout, j: str, gradient: list[str]) -> list[str]:
         ]
     lines += [
         "if outside == 0:",
-        *_indent(_observer_calls(layout, j, "update", "{o}, t, n, w, True, {q}", "u"), 1),
+        *_indent(_observer_calls(layout, j, "update", "{o}, t, n, w, True, {q}", "u", "lv"), 1),
         "    for k in range(d):",
         f"        W[{j}, k] = n[k]",
         *[f"        S[{i}, {j}, k] = u[{i}, k]" for i in range(layout.n_slots)],
         "else:",
         f"    F[{j}] = FT(t) if nonfinite == 0 else FT(-t)",
-        *_indent(_frozen_observers(layout, j), 1),
+        *_indent(_frozen_observers(layout, j, "lv"), 1),
     ]
     return lines
 
@@ -178,9 +212,10 @@ def cpu_source(layout: KernelLayout) -> str:
         "c = T[2, it]",
         "n = np.empty(d, dtype=DTYPE)",
         f"u = np.empty(({layout.n_slots}, d), dtype=DTYPE)",
-        *(["WT = np.zeros((TILE_ROWS, d), dtype=DTYPE)", "GT = np.empty((TILE_ROWS, d), dtype=DTYPE)"]
+        *(["WT = np.zeros((TILE_ROWS, d), dtype=DTYPE)", "GT = np.empty((TILE_ROWS, d), dtype=DTYPE)",
+           "LT = np.empty(TILE_ROWS, dtype=DTYPE)"]
           if layout.tile_grad else ["g = np.empty(d, dtype=DTYPE)"]),
-        *(["s = np.empty(XS.shape[1], dtype=DTYPE)"] if layout.scratch and not layout.tile_grad else []),
+        *(["s = np.empty(XS.shape[1], dtype=DTYPE)"] if layout.scratch else []),
         *_combination_scalars(_tables(layout)),
         *_combination_tuples(_tables(layout), "j", per_trajectory=False),
     ]
@@ -192,15 +227,15 @@ def cpu_source(layout: KernelLayout) -> str:
     tile += ["for t in range(t_begin + 1, t_end + 1):"]
     tile += _indent([] if lane_lr else schedule, 1)
     if layout.tile_grad:
+        per_tile, gradient = _tile_gradient(layout)
         tile += [
             "    for r in range(hi - lo):",
             "        for k in range(d):",
             "            WT[r, k] = W[lo + r, k]",
-            "    tile_grad(WT, p, data, t, GT)",
+            *per_tile,
         ]
-        gradient = ["g = GT[j - lo]"]
     else:
-        gradient = [_grad_call(layout)]
+        gradient = single_gradient(layout)
     inner = ["if F[j] != 0:", *_indent(_frozen_observers(layout, "j"), 1), "    continue", *per_trajectory, *(schedule if lane_lr else []),
              *_step(layout, "j", gradient)]
     tile += ["    for j in range(lo, hi):"] + _indent(inner, 2)
@@ -233,7 +268,7 @@ def cuda_source(layout: KernelLayout) -> str:
     if layout.observer_slots:
         thread += ["if t_begin == 0:", *_indent(_observer_init(layout, "j"), 1)]
     thread += ["for t in range(t_begin + 1, t_end + 1):"]
-    step = ["if F[j] == 0:"] + _indent(_schedules(layout) + _step(layout, "j", [_grad_call(layout)]), 1)
+    step = ["if F[j] == 0:"] + _indent(_schedules(layout) + _step(layout, "j", single_gradient(layout)), 1)
     if layout.observer_slots:
         step += ["else:", *_indent(_frozen_observers(layout, "j"), 1)]
     if layout.record:

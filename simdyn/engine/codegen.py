@@ -30,7 +30,8 @@ OQ (observer params, C),
 R (records, d, N) recordings, and B<m> (length, width, N) float64 history buffers of the
 observers that declare one (passed with the trajectory index to their init/update). An observer
 that sees the optimizer state receives z = (w_k …, s_i_k …) instead of w, one that sees the
-previous point also w_{t−1} (see :mod:`simdyn.observe.base`).
+previous point also w_{t−1}, one that sees the loss the value ``lv`` = L(w_{t−1}; p, t) computed
+next to the gradient (see :mod:`simdyn.observe.base`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ class KernelLayout:
     #: The array-form landscape declares ``scratch`` floats per trajectory: its grad and loss take
     #: the trajectory's scratch row as a last argument (the size is read from the array at run time).
     scratch: bool = False
+    #: Observers that receive the loss L(w_{t−1}) at the point where step t's gradient is taken
+    #: (``sees_loss``, :mod:`simdyn.observe.base`): the step then evaluates it as ``lv``.
+    observer_sees_loss: tuple[bool, ...] = ()
+    #: Array form, with a loss-seeing observer: the landscape's ``value_grad`` (loss and gradient
+    #: in one pass) replaces ``grad`` + ``loss``; ``tile_value_grad`` replaces ``tile_grad``.
+    value_grad: bool = False
+    tile_value_grad: bool = False
 
     @property
     def n_groups(self) -> int:
@@ -158,6 +166,8 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
         lines = [f"r = grad_jvp({_tuple(w)}, p, t, {_tuple([f'DT({v})' for v in dw])})",
                  f"{', '.join(g)}, = r[0]",
                  f"{', '.join(f'dg_{k}' for k in range(d))}, = r[1]"]
+    if any(layout.observer_sees_loss):  # L(w_{t−1}), where this step's gradient is taken
+        lines.append(f"lv = loss({_tuple(w)}, p, t)")
     if layout.noise:  # additive noise does not depend on the state: the tangent is unchanged
         for k in range(0, d, 2):
             lines.append(f"z_a, z_b = normal_pair(seed, G[{traj}], t, {k // 2})")
@@ -204,8 +214,9 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
         state = _tuple([f"ob_{so + i}" for i in range(ns)])
         params = f"oq_{m}"
         buffer = f", B{m}, {traj}" if _has(layout.observer_buffers, m) else ""
+        loss_value = ", lv" if _has(layout.observer_sees_loss, m) else ""
         observed = _observed(layout, m, "w_{k}", "s_{i}_{k}", "v_{k}")
-        lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{buffer})")
+        lines.append(f"ov = observer_update_{m}({state}, t, {observed}, ok, {params}{loss_value}{buffer})")
         lines += [f"ob_{so + i} = ov[{i}]" for i in range(ns)]
     return lines
 

@@ -54,6 +54,7 @@ class KernelRequest:
             python_function(land.grad),
             python_function(land.project) if land.project is not None else None,
             python_function(land.tile_grad) if getattr(land, "tile_grad", None) is not None else None,
+            tuple(python_function(f) for f in _loss_pieces(self).values()),
             python_function(self.schedule.value),
             tuple(obs.cache_key(self.layout.dim) for obs in self.observers),
             self.layout,
@@ -81,9 +82,13 @@ def _namespace(req: KernelRequest) -> dict:
     if req.layout.form == "array":
         ns["np"] = np
         ns["DTYPE"] = np.float32 if dtype == "float32" else np.float64
+        ns["NAN"] = math.nan
         if req.layout.tile_grad and target == "cpu":
             ns["tile_grad"] = compile_scalar(req.landscape.tile_grad, target, dtype)
             ns["TILE_ROWS"] = array_codegen.TILE_ROWS
+    for name, func in _loss_pieces(req).items():
+        if name != "tile_value_grad" or target == "cpu":
+            ns[name] = compile_scalar(func, target, dtype)
     if req.layout.noise:
         ns["normal_pair"] = compile_scalar(rng.normal_pair, target, "float64")
     if any(req.layout.observer_tangent):
@@ -100,6 +105,21 @@ def _namespace(req: KernelRequest) -> dict:
 
         ns["cuda"] = cuda
     return ns
+
+
+def _loss_pieces(req: KernelRequest) -> dict:
+    """The landscape functions a kernel with a loss-seeing observer calls besides ``grad``
+    (:func:`simdyn.engine.array_codegen.single_gradient`): ``loss``, ``value_grad`` and/or
+    ``tile_value_grad``; empty when no observer sees the loss."""
+    layout, land = req.layout, req.landscape
+    if not any(layout.observer_sees_loss):
+        return {}
+    pieces = {"loss": land.loss}
+    if layout.value_grad:
+        pieces["value_grad"] = land.value_grad
+    if layout.tile_value_grad:
+        pieces["tile_value_grad"] = land.tile_value_grad
+    return pieces
 
 
 def _observer_functions(req: KernelRequest) -> list:
@@ -166,6 +186,8 @@ def _disk_cached_kernel(req: KernelRequest):
         "project": req.landscape.project,
         "tile_grad": getattr(req.landscape, "tile_grad", None),
         "TILE_ROWS": array_codegen.TILE_ROWS,
+        "NAN": math.nan,
+        **_loss_pieces(req),
         "normal_pair": rng.normal_pair,
         "FLAGS": req.flags,
         **{f"observer_init_{m}": f[0] for m, f in enumerate(_observer_functions(req)) if f is not None},

@@ -3,9 +3,10 @@
 from .base import Observer
 from .exit import Exit
 from .hitting import Hitting
+from .loss import LossTrace, Trainability
 from .lyapunov import Lyapunov
 from .path import MaxStep, PathLength
 from .period import Period
 from .tail import Tail
 
-__all__ = ["Exit", "Hitting", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Tail"]
+__all__ = ["Exit", "Hitting", "LossTrace", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Tail", "Trainability"]

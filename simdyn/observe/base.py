@@ -33,6 +33,22 @@ parameters, then each optimizer slot for every coordinate (slot-major: s₀ of c
 (d more numbers; w_0 again at step 0), so it need not carry a copy of w in its own slots (every
 slot is loaded and stored at every step). :meth:`Observer.observed_width` gives the length.
 
+An observer that sets ``sees_loss = True`` receives the loss: the engine evaluates
+lv = L(w_{t−1}; p, t), at the point where step t's gradient is taken, next to that gradient, and
+passes it after ``q``: ``update(state, t, w, active, q, loss)`` (then ``buf, j`` with a history
+buffer; the array form's ``update_array(o, t, w, w_prev, active, q, loss)`` then ``buf``). Over a
+run of T steps the updates see L(w_0) … L(w_{T−1}); the final L(w_T) is the dataset's ``loss``.
+On a tuple-form landscape the kernel calls ``loss`` beside ``grad``; on an array-form one,
+``value_grad`` (``tile_value_grad`` on the CPU tiles of a landscape with ``tile_grad``) when the
+landscape has it — loss and gradient in one pass — else ``grad`` then ``loss``. A trajectory's
+loss is passed at every step; after it is frozen (diverged / non-finite) the value is not a loss
+of the run (the tuple form evaluates it at the frozen point, the array form passes NaN), so an
+observer keeps its own "still running" flag: ``active`` is False from the step that froze it,
+whose ``loss`` (at its last point) is still valid. ``init`` receives no loss.
+
+An observer whose history depends on the run's length overrides ``for_steps(steps)`` (the
+engine calls it once per run, after ``bind``) to size its buffer.
+
 The ``state`` dict given to ``finalize`` also holds ``"w0"`` and ``"wT"``, the (N, d) initial
 and final points, supplied by the engine (no slot needed for them).
 
@@ -79,6 +95,8 @@ class Observer:
     state_slots: int = 0
     #: True: the observed tuple ends with the point before the step, w_{t−1}.
     sees_previous: bool = False
+    #: True: ``update`` receives the loss L(w_{t−1}) after ``q`` (module docstring).
+    sees_loss: bool = False
 
     def slots(self, dim: int) -> tuple[str, ...]:
         """Names of the float64 state slots per trajectory."""
@@ -88,6 +106,11 @@ class Observer:
         """The observer to use on ``landscape`` with parameter values ``params`` (scalars or swept
         arrays). Override to resolve landscape-dependent settings (e.g. "the nearest known
         minimum"); the default returns ``self``."""
+        return self
+
+    def for_steps(self, steps: int) -> "Observer":
+        """The observer for a run of ``steps`` steps (called by the engine after :meth:`bind`);
+        the default returns ``self``. Override when the history buffer's size depends on it."""
         return self
 
     def for_optimizer(self, n_slots: int) -> "Observer":
@@ -143,5 +166,6 @@ class Observer:
             self.observed_width(dim),
             self.sees_state,
             self.sees_previous,
+            self.sees_loss,
             self.array_functions(),
         )
