@@ -69,36 +69,12 @@ def trainability_image(landscape, w0, window, resolution: int, steps: int, targe
 
 
 def boundary_dimension(score: xr.DataArray) -> dict:
-    """Box-counting dimension of the score's sign-change boundary: one call
-    (``sd.box_counting_dimension`` where this simdyn has it, else the same count here)."""
-    if hasattr(sd, "box_counting_dimension"):
-        fit = sd.box_counting_dimension(score, by="sign")
-        used = fit.fit_used.values
-        return {"dimension": float(fit.dimension), "boxes": fit.box.values[used], "counts": fit.box_count.values[used],
-                "intercept": float(fit.fit_intercept)}
-    return _box_counting(np.sign(score.values))
-
-
-def _box_counting(labels: np.ndarray) -> dict:
-    """Boundary cells (2 × 2 points not all of one label), counted in aligned boxes of side 2, 4, …
-    up to 1/16 of the grid (at least two sides); D = −slope of log N against log ε."""
-    high = np.maximum(np.maximum(labels[1:, 1:], labels[:-1, 1:]), np.maximum(labels[1:, :-1], labels[:-1, :-1]))
-    low = np.minimum(np.minimum(labels[1:, 1:], labels[:-1, 1:]), np.minimum(labels[1:, :-1], labels[:-1, :-1]))
-    cells = high != low
-    largest = max(4, min(cells.shape) // 16)
-    boxes = 2 ** np.arange(1, int(math.log2(largest)) + 1)
-    counts = []
-    for b in boxes:
-        n0, n1 = -(-cells.shape[0] // b), -(-cells.shape[1] // b)
-        padded = np.zeros((n0 * b, n1 * b), dtype=bool)
-        padded[:cells.shape[0], :cells.shape[1]] = cells
-        counts.append(int(padded.reshape(n0, b, n1, b).any(axis=(1, 3)).sum()))
-    counts = np.array(counts)
-    use = counts > 0
-    if use.sum() < 2:
-        return {"dimension": math.nan, "boxes": boxes[use], "counts": counts[use], "intercept": math.nan}
-    slope, intercept = np.polyfit(np.log(boxes[use]), np.log(counts[use]), 1)
-    return {"dimension": -float(slope), "boxes": boxes[use], "counts": counts[use], "intercept": float(intercept)}
+    """Box-counting dimension of the score's sign-change boundary (``sd.box_counting_dimension``):
+    the boxes and counts of the fit, its dimension and intercept."""
+    fit = sd.box_counting_dimension(score, by="sign")
+    used = fit.fit_used.values
+    return {"dimension": float(fit.dimension), "boxes": fit.box.values[used], "counts": fit.box_count.values[used],
+            "intercept": float(fit.fit_intercept)}
 
 
 def next_centre(score: xr.DataArray, window, centre):
