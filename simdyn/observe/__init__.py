@@ -6,6 +6,7 @@ from .hitting import Hitting
 from .lyapunov import Lyapunov
 from .path import MaxStep, PathLength
 from .period import Period
+from .sharpness import Sharpness
 from .tail import Tail
 
-__all__ = ["Exit", "Hitting", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Tail"]
+__all__ = ["Exit", "Hitting", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Sharpness", "Tail"]

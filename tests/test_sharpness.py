@@ -1,0 +1,149 @@
+"""sd.observe.Sharpness: λ_max of the (preconditioned) Hessian every k steps.
+
+Oracles: numpy.linalg.eigvalsh of the quadratic's H (closed form); the top eigenvalue of torch's
+Hessian (torch.autograd.functional.hessian) of the network written in torch from the reference
+code; λ_max(P_t⁻¹H) in NumPy with P_t built from Adam's v_t recomputed in NumPy from the formula
+(Cohen et al. 2022's definition), on the trajectory of tests/naive.py's Adam.
+"""
+
+import numpy as np
+import pytest
+
+import naive
+import simdyn as sd
+from simdyn.status import STATUS
+
+H = np.array([[3.0, 1.0], [1.0, 7.0]])
+X0 = np.array([[1.0, -0.5], [0.2, 0.9], [-1.5, 0.3]])
+
+
+@pytest.fixture(scope="module")
+def gd_on_quadratic():
+    """GD at a stable and a diverging learning rate (one compile), every 4 steps."""
+    kwargs = dict(hyper={"lr": [0.05, 0.6]}, params={"h": H}, observers=[sd.observe.Sharpness(every=4, iterations=40)],
+                  progress=False)
+    return sd.simulate("sgd", "quadratic", X0, 30, **kwargs), kwargs
+
+
+def test_sharpness_on_the_quadratic_is_the_top_eigenvalue_and_nan_after_divergence(gd_on_quadratic):
+    ds, _ = gd_on_quadratic
+    top = np.linalg.eigvalsh(H)[-1]  # oracle: 4 + √10
+    assert ds.sharpness.dims == ("lr", "traj", "sharpness_step")
+    np.testing.assert_array_equal(ds.sharpness_step.values, np.arange(0, 29, 4))
+    np.testing.assert_allclose(ds.sharpness.sel(lr=0.05).values, top, rtol=1e-12)
+    # lr = 0.6 > 2/λ_max: the iterates grow by |1 − 0.6 λ_max| ≈ 3.3 per step and freeze at the threshold
+    diverged = ds.sel(lr=0.6)
+    assert (diverged.status == STATUS["diverged"]).all()
+    for traj in range(len(X0)):
+        stop = int(diverged.stop_step[traj])
+        series = diverged.sharpness[traj]
+        np.testing.assert_allclose(series.sel(sharpness_step=slice(None, stop - 1)).values, top, rtol=1e-12)
+        assert np.isnan(series.sel(sharpness_step=slice(stop, None)).values).all()
+
+
+def test_sharpness_does_not_depend_on_chunks(gd_on_quadratic):
+    ds, kwargs = gd_on_quadratic
+    chunked = sd.simulate("sgd", "quadratic", X0, 30, chunk_size=2, **kwargs)
+    np.testing.assert_array_equal(chunked.sharpness.values, ds.sharpness.values)
+
+
+def adam_preconditioned_oracle(w0, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """λ_max(P_t⁻¹H) for t = 1 … steps, P_t = (1 − β₁ᵗ)(√(v_t/(1 − β₂ᵗ)) + ε) with v_t the
+    second-moment average of the gradients H w_{t−1} along naive.adam's trajectory."""
+    path = naive.adam(lambda w: w @ H, w0, steps, lr=lr, beta1=beta1, beta2=beta2, eps=eps, record=True)
+    v = np.zeros_like(w0)
+    out = []
+    for t in range(1, steps + 1):
+        g = H @ path[t - 1]
+        v = beta2 * v + (1 - beta2) * g * g
+        p = (1 - beta1 ** t) * (np.sqrt(v / (1 - beta2 ** t)) + eps)
+        out.append(np.max(np.linalg.eigvals(H / p[:, None]).real))
+    return np.array(out)
+
+
+def test_preconditioned_sharpness_with_adam_is_top_eigenvalue_of_p_inverse_h():
+    ds = sd.simulate("adam", "quadratic", X0, 12, hyper={"lr": 0.05}, params={"h": H},
+                     observers=[sd.observe.Sharpness(every=3, iterations=200, preconditioned=True)], progress=False)
+    for i, w0 in enumerate(X0):
+        expected = adam_preconditioned_oracle(w0, 12, 0.05)[2::3]  # t = 3, 6, 9, 12
+        series = ds.sharpness[i].values
+        assert np.isnan(series[0])  # P_0 = 0: no second moment before the first step
+        np.testing.assert_allclose(series[1:], expected, rtol=1e-9)
+
+
+def test_mlp_sharpness_equals_top_eigenvalue_of_torch_hessian():
+    torch = pytest.importorskip("torch")
+    from test_models import torch_mlp
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(12, 4)), rng.normal(size=(12, 1))
+    width, lr = 5, 0.1
+    land = sd.landscapes.mlp(x, y, width=width)
+    w0 = sd.landscapes.mlp_init(4, width, 1, n=2, seed=2)
+    ds = sd.simulate("sgd", land, w0, 2, hyper={"lr": lr}, observers=[sd.observe.Sharpness(every=2, iterations=300)],
+                     progress=False)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+
+    def loss(w):
+        return torch_mlp(w, xt, yt, width, "tanh")
+
+    for i in range(len(w0)):
+        w = torch.tensor(w0[i], requires_grad=True)
+        for t in range(3):
+            if t % 2 == 0:
+                eigenvalues = np.linalg.eigvalsh(torch.autograd.functional.hessian(loss, w.detach()).numpy())
+                assert eigenvalues[-1] > abs(eigenvalues[0])  # power iteration finds the largest |λ|
+                np.testing.assert_allclose(ds.sharpness[i, t // 2], eigenvalues[-1], rtol=1e-7)
+            (g,) = torch.autograd.grad(loss(w), w)
+            w = (w - lr * g).detach().requires_grad_(True)
+
+
+def _quadratic_hvp(w, p, data, t, u, out):
+    h = data[0]
+    for i in range(w.shape[0]):
+        acc = 0.0
+        for k in range(w.shape[0]):
+            acc += h[i, k] * u[k]
+        out[i] = acc
+
+
+def _quadratic_grad(w, p, data, t, g):
+    _quadratic_hvp(w, p, data, t, w, g)
+
+
+def _quadratic_loss(w, p, data, t):
+    h = data[0]
+    total = 0.0
+    for i in range(w.shape[0]):
+        for k in range(w.shape[0]):
+            total += w[i] * h[i, k] * w[k]
+    return 0.5 * total
+
+
+def array_quadratic(h, hvp=True):
+    """½ wᵀHw in array form with its exact Hessian–vector product H·u (or without, then the
+    engine takes central differences of the gradient)."""
+    return sd.Landscape("array_quadratic", h.shape[0], _quadratic_grad, _quadratic_loss, form="array",
+                        data={"h": h}, hvp=_quadratic_hvp if hvp else None)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["hvp", "central_difference"])
+def test_array_form_sharpness_is_the_top_eigenvalue(exact):
+    h = np.random.default_rng(1).normal(size=(6, 6))
+    h = h @ h.T + np.diag(np.arange(6.0))
+    w0 = np.random.default_rng(2).normal(size=(3, 6))
+    ds = sd.simulate("momentum", array_quadratic(h, exact), w0, 6, hyper={"lr": 0.01, "momentum": 0.9},
+                     observers=[sd.observe.Sharpness(every=2, iterations=300)], progress=False)
+    np.testing.assert_allclose(ds.sharpness.values, np.linalg.eigvalsh(h)[-1], rtol=1e-12 if exact else 1e-8)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: sd.observe.Sharpness(every=0), r"Sharpness\(every\)"),
+    (lambda: sd.observe.Sharpness(iterations=1.5), r"Sharpness\(iterations\)"),
+    (lambda: sd.observe.Sharpness(preconditioned="yes"), r"Sharpness\(preconditioned\)"),
+    (lambda: sd.simulate("sgd", "quadratic", X0, 3, observers=[sd.observe.Sharpness(preconditioned=True)]),
+     r"observers: Sharpness\(preconditioned=True\).*'sgd'"),
+])
+def test_bad_sharpness_arguments_are_rejected_by_name(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
