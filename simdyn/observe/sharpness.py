@@ -21,7 +21,8 @@ trajectory, so results do not depend on chunking). The reported value is the Ray
 uᵀA u of the last iterate. H·x is the landscape's exact Hessian–vector product: on tuple-form
 landscapes the forward-mode JVP of ``grad`` (:func:`simdyn.tangent.jvp`); on array-form ones
 the landscape's ``hvp`` when it has one, else the central difference
-(∇L(w + h x) − ∇L(w − h x))/(2h), h = 6·10⁻⁶·max(1, ‖w‖∞)/‖x‖∞ (error O(h²) + O(ε_mach/h)).
+(∇L(w + h x) − ∇L(w − h x))/(2h), h = 6·10⁻⁶·max(1, ‖w‖∞)/‖x‖∞ (error O(h²) + O(ε_mach/h)),
+through the landscape's ``tile_grad`` on the CPU when it has one (and no parameters).
 Power iteration converges to the eigenvalue of largest magnitude: the value is λ_max when
 λ_max ≥ |λ_min| (true at and near the edge of stability, where λ_max ≥ 2/η dominates), and
 at a rate |λ₂/λ₁| per product.
