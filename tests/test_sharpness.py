@@ -147,3 +147,18 @@ def test_array_form_sharpness_is_the_top_eigenvalue(exact):
 def test_bad_sharpness_arguments_are_rejected_by_name(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_planned_outputs_and_memory_include_the_series():
+    from simdyn.engine.run import launch_bytes
+    from simdyn.output_size import output_variables
+    from simdyn.plan import make_plan
+
+    def plan(observers):
+        return make_plan("adam", "quadratic", X0, 30, observers=observers)
+
+    with_series = plan([sd.observe.Sharpness(every=4)])
+    assert output_variables(with_series)["sharpness"] == ((len(X0), 8), np.dtype(np.float64))  # t = 0, 4, …, 28
+    bare = plan([])
+    extra = [launch_bytes(p.launches[0].request, p.launches[0].inputs, len(X0)) for p in (with_series, bare)]
+    assert extra[0] - extra[1] == len(X0) * 8 * (8 + 2 * (9 + 2))  # series + rows of d = 2, 2 Adam slots

@@ -254,7 +254,8 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, start: int, stop:
 def launch_bytes(req: KernelRequest, inp: BatchInputs, n: int) -> int:
     """Bytes :func:`run_batch` allocates to advance n trajectories of this batch: state, slots,
     frozen codes, observer slots and history buffers, recordings, per-trajectory lane rows and
-    scratch rows, plus the copies it returns (what :func:`_allocate` and the results hold)."""
+    scratch rows, the probes' series and rows, plus the copies it returns (what
+    :func:`_allocate` and the results hold)."""
     real = np.dtype(req.dtype).itemsize
     d = inp.x0.shape[1]
     layout = req.layout
@@ -266,6 +267,8 @@ def launch_bytes(req: KernelRequest, inp: BatchInputs, n: int) -> int:
         per_traj += real * d * (inp.steps // inp.record_every + 1)
     if layout.form == "array" and req.target == "cuda":
         per_traj += real * d * (2 + layout.n_slots)  # scratch rows
+    for probe in inp.probes:  # the series, and float64 rows of W, D, S, the iterate and 5 work rows
+        per_traj += 8 * (probe.series_length(inp.steps) + d * (9 + layout.n_slots))
     results = real * d * (2 + layout.n_slots) + 16 + 8 * sum(layout.observer_slots)  # w, w_prev, state, …
     return int(n * (per_traj + results))
 
