@@ -10,7 +10,8 @@ tuple form builds d-tuples) and compiled for the CPU (``prange`` over trajectori
 (one thread per trajectory); the per-trajectory body is the same text for both. On the CPU, an
 array-form landscape with a ``tile_grad``, no ``hvp`` and no parameters takes its central
 differences through ``tile_grad`` on tiles of TILE_ROWS trajectories (the GEMM form the step
-kernel uses: measured 2x faster than the per-trajectory gradients on the 272-parameter mlp).
+kernel uses: 1.3x faster per measurement than per-trajectory gradients on the 272-parameter
+mlp, scripts/bench_sharpness.py).
 
 Arguments (float64, one row per trajectory): W (n, d) points, D (n, d) preconditioner factors,
 V (n, d) the iterate (in/out), F (n,) frozen codes, P (n, params) landscape parameters, out (n,)
