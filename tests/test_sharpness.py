@@ -73,29 +73,19 @@ def test_preconditioned_sharpness_with_adam_is_top_eigenvalue_of_p_inverse_h():
 
 def test_mlp_sharpness_equals_top_eigenvalue_of_torch_hessian():
     torch = pytest.importorskip("torch")
-    from test_models import torch_mlp
+    from test_models import case
 
-    rng = np.random.default_rng(3)
-    x, y = rng.normal(size=(12, 4)), rng.normal(size=(12, 1))
-    width, lr = 5, 0.1
-    land = sd.landscapes.mlp(x, y, width=width)
-    w0 = sd.landscapes.mlp_init(4, width, 1, n=2, seed=2)
-    ds = sd.simulate("sgd", land, w0, 2, hyper={"lr": lr}, observers=[sd.observe.Sharpness(every=2, iterations=300)],
-                     progress=False)
-    xt, yt = torch.tensor(x), torch.tensor(y)
-
-    def loss(w):
-        return torch_mlp(w, xt, yt, width, "tanh")
-
+    # the relu network 5-7-3 (d = 56) and Adam of tests/test_models.py: the same step kernel
+    land, loss, _ = case("mlp", 1)
+    w0 = np.random.default_rng(4).normal(scale=0.5, size=(2, land.dim))
+    ds = sd.simulate("adam", land, w0, 20, hyper={"lr": 1e-2}, record_every=1,
+                     observers=[sd.observe.Sharpness(every=10, iterations=300)], progress=False)
     for i in range(len(w0)):
-        w = torch.tensor(w0[i], requires_grad=True)
-        for t in range(3):
-            if t % 2 == 0:
-                eigenvalues = np.linalg.eigvalsh(torch.autograd.functional.hessian(loss, w.detach()).numpy())
-                assert eigenvalues[-1] > abs(eigenvalues[0])  # power iteration finds the largest |λ|
-                np.testing.assert_allclose(ds.sharpness[i, t // 2], eigenvalues[-1], rtol=1e-7)
-            (g,) = torch.autograd.grad(loss(w), w)
-            w = (w - lr * g).detach().requires_grad_(True)
+        for t in (0, 10, 20):
+            w = torch.tensor(ds.trajectory.isel(traj=i).sel(step=t).values)
+            eigenvalues = np.linalg.eigvalsh(torch.autograd.functional.hessian(loss, w).numpy())
+            assert eigenvalues[-1] > abs(eigenvalues[0])  # power iteration finds the largest |λ|
+            np.testing.assert_allclose(ds.sharpness.isel(traj=i).sel(sharpness_step=t), eigenvalues[-1], rtol=1e-7)
 
 
 def _quadratic_hvp(w, p, data, t, u, out):
