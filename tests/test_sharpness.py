@@ -117,7 +117,7 @@ def array_quadratic(h, hvp=True):
                         data={"h": h}, hvp=_quadratic_hvp if hvp else None)
 
 
-@pytest.mark.parametrize("exact", [True, False], ids=["hvp", "central_difference"])
+@pytest.mark.parametrize("exact", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["hvp", "central_difference"])
 def test_array_form_sharpness_is_the_top_eigenvalue(exact):
     h = np.random.default_rng(1).normal(size=(6, 6))
     h = h @ h.T + np.diag(np.arange(6.0))
