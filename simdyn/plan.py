@@ -290,7 +290,8 @@ def _validated(optimizer, landscape, x0, steps, hyper, params, observers, record
     land = get_landscape(landscape, params)
     if land.form == "array" and isinstance(landscape, str) and "h" in params and "h" not in land.params:
         params.pop("h")  # the array-form quadratic holds H as data
-    unsupported = [type(obs).__name__ for obs in observers if obs.array_functions() is None]
+    unsupported = [type(obs).__name__ for obs in observers
+                   if obs.array_functions() is None and not getattr(obs, "between_segments", False)]
     if land.form == "array" and unsupported:
         raise ValueError(
             f"observers: {', '.join(unsupported)} not yet available on array-form landscapes ({land.name!r}); "
@@ -412,8 +413,14 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
             used.update({f"{name}_{g}": v for g, v in per_group.items()})
     init_state = _initial_state(opt, hyper_table[:len(opt.float_hypers)])
     flags = tuple(bool(used[name]) for name in opt.flags)
-    # Observers that see the optimizer state are bound to this optimizer's slots.
-    run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers)
+    # Observers that see the optimizer state are bound to this optimizer's slots; those run
+    # between segments of the time loop (probes) stay out of the step kernel.
+    probes = tuple(obs for obs in observers if getattr(obs, "between_segments", False))
+    for probe in probes:
+        if getattr(probe, "preconditioned", False) and opt.preconditioner is None:
+            raise ValueError(f"observers: {type(probe).__name__}(preconditioned=True) needs an adaptive optimizer "
+                             f"with a diagonal preconditioner (adam, amsgrad, adamw, rmsprop); {opt.name!r} has none")
+    run_observers = tuple(obs.for_optimizer(len(opt.slots)) for obs in observers if obs not in probes)
     observer_params = _observer_param_table(run_observers, land, param_table)
     tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
     lane_rows, tile_group = (), None
@@ -459,6 +466,7 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
         threshold=args.diverge_threshold,
         tile_group=tile_group,
         representative=representatives(sweep.shape, tables) if args.stacked else None,
+        probes=probes,
     )
     return OptimizerLaunch(opt, {"lr": sched.params["lr"], **used}, sched, request, inputs)
 

@@ -145,11 +145,21 @@ def nbytes(arrays: dict) -> int:
     return sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for shape, dtype in arrays.values())
 
 
+def probe_bytes(req, inp, n: int) -> int:
+    """Bytes of the observers run between segments (:class:`simdyn.engine.sharpness.SharpnessProbe`)
+    for n trajectories: each holds its float64 series and, per trajectory, rows of d for the
+    state, the preconditioner factors, the iterate and its work rows (at most nine) and the
+    optimizer slots it reads."""
+    d, slots = inp.x0.shape[1], req.layout.n_slots
+    return sum(8 * n * (probe.series_length(inp.steps) + d * (9 + slots)) for probe in getattr(inp, "probes", ()))
+
+
 def launch_bytes(req, inp, n: int) -> int:
     """Bytes :func:`simdyn.engine.run.run_batch` holds to advance n trajectories of ``inp``:
     :func:`kernel_arrays` (state, slots, frozen codes, observer slots and history buffers,
-    recording, tables, lane and scratch rows, converted data) and :func:`returned_copies`."""
-    return nbytes(kernel_arrays(req, inp, n)) + nbytes(returned_copies(req, inp, n))
+    recording, tables, lane and scratch rows, converted data), :func:`returned_copies` and the
+    between-segment observers' rows (:func:`probe_bytes`)."""
+    return nbytes(kernel_arrays(req, inp, n)) + nbytes(returned_copies(req, inp, n)) + probe_bytes(req, inp, n)
 
 
 def recording_bytes(req, inp, n: int) -> int:

@@ -11,6 +11,7 @@ convergence test) costs nothing in the hot loop.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from .allocation import TABLES, kernel_arrays
 from .array_codegen import TILE_ROWS, array_argument_names
 from .codegen import argument_names
 from .kernels import KernelRequest, get_kernel
+from .sharpness import SharpnessProbe
 
 #: Largest number of trajectories per CPU tile: the tile's state stays in L2 while the time
 #: loop runs (measured: 2048 beat 512 by ~40 % for Adam on the valley; per-step loop overhead is
@@ -53,6 +55,9 @@ class BatchInputs:
     #: (C,) int64: the combination whose trajectories this one's copy, because the two differ
     #: only along sweep dims this optimizer ignores (a β₁ sweep beside SGD). None: all differ.
     representative: np.ndarray | None = None
+    #: Observers run between segments of the time loop, outside the step kernel
+    #: (``between_segments``, e.g. :class:`simdyn.observe.Sharpness`).
+    probes: tuple = ()
 
     @property
     def size(self) -> int:
@@ -70,6 +75,7 @@ class BatchResult:
     state: np.ndarray  # (n_slots, d, N)
     seconds: float
     observer_buffers: list  # per observer: (length, width, N) array or None
+    probe_series: list = ()  # per probe of the inputs: (measurements, N) array
 
 
 def cpu_tiles(g: np.ndarray, n_ic: int, tile: int, tile_group: np.ndarray | None = None):
@@ -228,11 +234,14 @@ def _allocate_array_form(req: KernelRequest, inp: BatchInputs, g: np.ndarray, fi
     return a, _buffers(a, req, inp)
 
 
-def _segments(total_steps: int, n_traj: int, timer):
-    """Yield (t_begin, t_end) covering 0 < t ≤ total_steps − 1, sized to ~SEGMENT_SECONDS each."""
+def _segments(total_steps: int, n_traj: int, timer, every: int = 0):
+    """Yield (t_begin, t_end) covering 0 < t ≤ total_steps − 1, sized to ~SEGMENT_SECONDS each;
+    with ``every`` = k, every multiple of k ends a segment."""
     t, length = 0, max(1, min(total_steps - 1, 2_000_000 // max(n_traj, 1)))
     while t < total_steps - 1:
         end = min(total_steps - 1, t + length)
+        if every:
+            end = min(end, (t // every + 1) * every)
         start = time.perf_counter()
         yield t, end
         elapsed = time.perf_counter() - start
@@ -271,7 +280,8 @@ def _select(result: BatchResult, columns: np.ndarray) -> BatchResult:
     return BatchResult(w=take(result.w), w_prev=take(result.w_prev), frozen=take(result.frozen),
                        observer_state=take(result.observer_state), records=take(result.records),
                        state=take(result.state), seconds=result.seconds,
-                       observer_buffers=[take(b) for b in result.observer_buffers])
+                       observer_buffers=[take(b) for b in result.observer_buffers],
+                       probe_series=[take(b) for b in result.probe_series])
 
 
 def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: bool, progress) -> BatchResult:
@@ -325,14 +335,32 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
         def fetch(name):
             return device[name].copy_to_host()
 
-    for t_begin, t_end in _segments(inp.steps, n, update_progress):
+    probes = [SharpnessProbe(obs, req, inp, columns) for obs in inp.probes]
+
+    def measure(t):
+        """Run the probes due after step t on the launch's current state."""
+        if not any(t % obs.every == 0 for obs in inp.probes):
+            return
+        W, S, F = fetch("W"), fetch("S"), fetch("F")
+        if array_form:
+            W, S, F = W[:n], S[:, :n], F[:n]
+        else:
+            W, S, F = W[:, :n].T, np.swapaxes(S[:, :, :n], 1, 2), F[:n]
+        for probe in probes:
+            probe.measure(t, W, S, F)
+
+    every = math.gcd(*(obs.every for obs in inp.probes)) if inp.probes else 0
+    measure(0)
+    for t_begin, t_end in _segments(inp.steps, n, update_progress, every):
         launch(t_begin, t_end)
+        measure(t_end)
     columns = _columns(n, order)
     # the positions before the last step, in the results' (d, N) layout and batch order: a copy
     # of n columns (the gather makes one when the tiles reordered the trajectories)
     w_prev = columns(fetch("W").T if array_form else fetch("W"))
     w_prev = w_prev.copy() if np.shares_memory(w_prev, args["W"]) else w_prev
     launch(inp.steps - 1, inp.steps)
+    measure(inp.steps)
     update_progress(inp.steps)
     buffer_arrays = iter([fetch(name) for name in req.layout.buffer_args()])
     host_buffers = [None if b is None else next(buffer_arrays) for b in buffers]
@@ -352,6 +380,7 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
         state=columns(fetch("S")),
         seconds=time.perf_counter() - begin,
         observer_buffers=[None if b is None else columns(b) for b in host_buffers],
+        probe_series=[columns(probe.series) for probe in probes],
     )
 
 
@@ -389,4 +418,5 @@ def concatenate_results(parts: list[BatchResult]) -> BatchResult:
         state=cat([p.state for p in parts]),
         seconds=sum(p.seconds for p in parts),
         observer_buffers=[cat([p.observer_buffers[m] for p in parts]) for m in range(len(parts[0].observer_buffers))],
+        probe_series=[cat([p.probe_series[m] for p in parts]) for m in range(len(parts[0].probe_series))],
     )

@@ -7,6 +7,8 @@ from .loss import LossTrace, Trainability
 from .lyapunov import Lyapunov
 from .path import MaxStep, PathLength
 from .period import Period
+from .sharpness import Sharpness
 from .tail import Tail
 
-__all__ = ["Exit", "Hitting", "LossTrace", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Tail", "Trainability"]
+__all__ = ["Exit", "Hitting", "LossTrace", "Lyapunov", "MaxStep", "Observer", "PathLength", "Period", "Sharpness", "Tail",
+           "Trainability"]

@@ -72,6 +72,11 @@ They are written once with plain loops over k < len(w), so nothing grows with d,
 for the CPU and CUDA. The slots and ``finalize`` are those of the tuple form, so both forms give
 the same variables.
 
+An observer that sets ``between_segments = True`` is not fused into the step kernel: the engine
+runs it every ``every`` steps between segments of the time loop, on the launch's current state
+(:class:`simdyn.observe.Sharpness`, a power iteration per trajectory, run by
+:mod:`simdyn.engine.sharpness`); its ``finalize`` receives ``{name: (N, measurements) series}``.
+
 ``finalize`` may return the key ``"status"`` with an (N,) array of status codes
 (:data:`simdyn.status.STATUS`); it replaces the engine's converged/bounded verdict, never a
 diverged or non-finite one.

@@ -10,6 +10,8 @@ the registered optimizer ``amsgrad``. ``weight_decay`` is an L2 penalty added to
 (torch.optim.Adam); AdamW's decoupled decay lives in :mod:`simdyn.optimizers.adamw`.
 """
 
+import numpy as np
+
 from ._pieces import adam_denominator, bias_correction, ema_square, lerp
 from .base import Optimizer, decay_rate, learning_rate, nonnegative
 
@@ -56,6 +58,33 @@ def update_amsgrad(w, g, s, t, lr, h, flags):
     return adam_apply(w, m, v_max, t, lr, beta1, beta2, eps, flags), (m, v, v_max)
 
 
+def adam_preconditioner(v, t, beta1, beta2, eps, flags):
+    """Adam's diagonal preconditioner after step t (Cohen et al. 2022, "Adaptive gradient methods
+    at the edge of stability", §2, Eq. for Adam), in NumPy:
+
+        P_t = (1 − β₁ᵗ)·(√(v_t/(1 − β₂ᵗ)) + ε)        (ε inside: (1 − β₁ᵗ)·√(v_t/(1 − β₂ᵗ) + ε))
+
+    so that the step is w_t = w_{t−1} − η·P_t⁻¹·m_t; without bias correction both 1 − βᵗ are 1.
+    """
+    bias_corrected, eps_inside_sqrt = flags
+    bc1 = 1.0 - beta1 ** float(t) if bias_corrected else 1.0
+    bc2 = 1.0 - beta2 ** float(t) if bias_corrected else 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if eps_inside_sqrt:
+            return bc1 * np.sqrt(v / bc2 + eps)
+        return bc1 * (np.sqrt(v / bc2) + eps)
+
+
+def preconditioner(s, t, h, flags):
+    beta1, beta2, eps, weight_decay = h
+    return adam_preconditioner(s[1], t, beta1, beta2, eps, flags)
+
+
+def preconditioner_amsgrad(s, t, h, flags):
+    beta1, beta2, eps, weight_decay = h
+    return adam_preconditioner(s[2], t, beta1, beta2, eps, flags)
+
+
 def adam_hypers(lr=1e-3, weight_decay=0.0):
     return {
         "lr": learning_rate(lr),
@@ -80,6 +109,7 @@ OPTIMIZER = Optimizer(
     flags={"bias_correction": True, "eps_inside_sqrt": False},
     reference="torch.optim.Adam (weight_decay is L2)",
     formula=FORMULA,
+    preconditioner=preconditioner,
 )
 
 AMSGRAD = Optimizer(
@@ -91,4 +121,5 @@ AMSGRAD = Optimizer(
     flags={"bias_correction": True, "eps_inside_sqrt": False},
     reference="torch.optim.Adam(amsgrad=True)",
     formula=FORMULA.replace("sqrt(v_t)", "sqrt(max_{s<=t} v_s)"),
+    preconditioner=preconditioner_amsgrad,
 )

@@ -3,7 +3,7 @@
     w ← w·(1 − η·λ), then the Adam step of :mod:`simdyn.optimizers.adam` on the raw gradient.
 """
 
-from .adam import FORMULA, adam_apply, adam_hypers, adam_moments, init
+from .adam import FORMULA, adam_apply, adam_hypers, adam_moments, init, preconditioner
 from .base import Optimizer
 
 
@@ -24,4 +24,5 @@ OPTIMIZER = Optimizer(
     flags={"bias_correction": True, "eps_inside_sqrt": False},
     reference="torch.optim.AdamW",
     formula="w <- w*(1 - lr*weight_decay); " + FORMULA,
+    preconditioner=preconditioner,
 )

@@ -68,6 +68,7 @@ class Optimizer:
     ``hypers`` maps each float hyperparameter to its :class:`Hyper` spec; ``lr`` is always
     first and is passed to ``update`` separately (it may follow a schedule). ``flags`` maps
     each boolean variant to its default. ``slots`` names the per-coordinate state.
+    ``preconditioner`` (adaptive methods) gives the diagonal preconditioner from the state.
     """
 
     name: str
@@ -78,6 +79,11 @@ class Optimizer:
     flags: dict[str, bool] = field(default_factory=dict)
     reference: str = ""
     formula: str = ""
+    #: Adaptive methods: ``preconditioner(s, t, h, flags) -> P`` in NumPy, the diagonal of the
+    #: preconditioner P_t of the step w_t = w_{t−1} − η·P_t⁻¹·(momentum of g) after step t, from
+    #: the slot arrays ``s`` and float hyperparameters ``h`` (arrays broadcasting together).
+    #: Used by ``sd.observe.Sharpness(preconditioned=True)``; None for non-adaptive methods.
+    preconditioner: Callable | None = None
 
     def __post_init__(self):
         if next(iter(self.hypers)) != "lr":

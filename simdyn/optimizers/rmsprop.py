@@ -7,6 +7,8 @@
 
 import math
 
+import numpy as np
+
 from ._pieces import ema_square, lerp
 from .base import Optimizer, decay_rate, learning_rate, nonnegative
 
@@ -34,6 +36,18 @@ def update(w, g, s, t, lr, h, flags):
     return w_new, (square_avg, grad_avg, buf)
 
 
+def preconditioner(s, t, h, flags):
+    """RMSProp's diagonal preconditioner after step t (Cohen et al. 2022, §2), in NumPy:
+    P_t = √v_t + ε, or √(v_t − ḡ_t²) + ε when centered, so that w_t = w_{t−1} − η·P_t⁻¹·g_t."""
+    alpha, eps, momentum, weight_decay = h
+    (centered,) = flags
+    square_avg, grad_avg, _ = s
+    if centered:
+        square_avg = square_avg - grad_avg * grad_avg
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(square_avg) + eps
+
+
 OPTIMIZER = Optimizer(
     name="rmsprop",
     update=update,
@@ -49,4 +63,5 @@ OPTIMIZER = Optimizer(
     flags={"centered": False},
     reference="torch.optim.RMSprop",
     formula="v_t = alpha*v_{t-1} + (1-alpha)*g_t^2; w_t = w_{t-1} - lr * g_t / (sqrt(v_t) + eps)",
+    preconditioner=preconditioner,
 )
