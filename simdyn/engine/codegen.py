@@ -279,6 +279,11 @@ def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: st
 
     log_stretch = [slot.format(so + vectors * n + c) for c in range(vectors)]
     stretch = [slot.format(so + vectors * (n + 1) + 1 + c) for c in range(vectors)]
+    slots = [v for c in range(vectors) for v in vec(c)] + log_stretch + stretch
+
+    def local(v):
+        return f"tv_{slots.index(v)}"
+
     transient, every, log_every = (f"I64({param.format(i)})" for i in range(3))
     renormalise = []
     for c in range(vectors):
@@ -303,8 +308,20 @@ def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: st
     lines = []
     for condition, body in ((f"t % {every} == 0", renormalise), (f"t % {log_every} == 0", logarithm),
                             (f"t == {transient}", restart)):
+        if loop:  # work on local copies: stores into O may alias its other rows for LLVM, which then
+            # reloads every operand and does not vectorise (the Gram–Schmidt reads each row many times)
+            used = sorted({v for v in slots if any(v in line for line in body)}, key=slots.index)
+            body = ([f"{local(v)} = {v}" for v in used] + [_localise(line, used, local) for line in body]
+                    + [f"{v} = {local(v)}" for v in used])
         lines += [f"if {condition}:"] + _indent(loop, 1) + _indent(body, 1 + len(loop))
     return lines
+
+
+def _localise(line: str, names: list[str], local) -> str:
+    """``line`` with each of ``names`` replaced by ``local(name)`` (longest names first)."""
+    for name in sorted(names, key=len, reverse=True):
+        line = line.replace(name, local(name))
+    return line
 
 
 def _loads(layout: KernelLayout, j: str) -> list[str]:
