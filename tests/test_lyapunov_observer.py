@@ -5,7 +5,8 @@ one-vector estimate is exactly (1/T)·ln ‖ż_T‖ (→ ln max|1 − ηhᵢ|); 
 quadratic has λ = ln ρ(M), M = [[1 + β − ηh, −β], [1, 0]] per coordinate (Polyak 1964);
 otherwise the standalone Benettin driver sd.lyapunov (a separate, independently generated
 loop: state advanced by its own step_jvp, renormalised every step, logarithms of products every
-8 steps). CUDA: the same kernel under numba's simulator (marked cudasim) and compiled to PTX.
+8 steps). The spectrum (spectrum=True, tests/test_lyapunov_spectrum_observer.py) has its own
+oracles. CUDA: the same kernel under numba's simulator (marked cudasim) and compiled to PTX.
 """
 
 import os
@@ -118,8 +119,10 @@ def test_bad_arguments_are_refused_by_name():
         sd.observe.Lyapunov(transient=-1)
     with pytest.raises(ValueError, match="renormalize_every"):
         sd.observe.Lyapunov(renormalize_every=0)
-    with pytest.raises(ValueError, match="spectrum"):
-        sd.observe.Lyapunov(spectrum=True)
+    with pytest.raises(ValueError, match="n_exponents"):
+        sd.observe.Lyapunov(n_exponents=2)  # without spectrum=True
+    with pytest.raises(ValueError, match="n_exponents"):
+        sd.observe.Lyapunov(spectrum=True, n_exponents=0)
     with pytest.raises(TypeError, match="spectrum"):
         sd.observe.Lyapunov(spectrum="yes")
 

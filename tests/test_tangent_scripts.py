@@ -37,3 +37,21 @@ def test_adam_cycle_stability_quick(tmp_path):
     assert int((out.period == 2).sum()) >= 2 and bool(out.orbit_stable.where(out.period == 2, True).all())
     (change,) = cont.attrs["stability_changes"]
     assert abs(change - two_cycle_stability_boundary()) < 1e-3
+
+
+@pytest.mark.slow
+def test_chaos_map_quick(tmp_path):
+    """GD on the valley x² + 10⁻³y² has λ₁ = ln max(|1 − 2η|, |1 − 2·10⁻³η|) (closed form) in every
+    cell that stays bounded, and the regimes partition each panel."""
+    results = load("chaos_map").main(["--quick", "--out", str(tmp_path)])
+    for name in ("chaos_map_adam.nc", "chaos_map_gd.nc", "chaos_map_heavy_ball.nc", "chaos_map.png", "chaos_map.txt"):
+        assert (tmp_path / name).stat().st_size > 0
+    gd = xr.load_dataset(tmp_path / "chaos_map_gd.nc").sel(landscape="valley")
+    lr = gd.lr.values
+    closed = np.log(np.maximum(np.abs(1 - 2 * lr), np.abs(1 - 2e-3 * lr)))
+    bounded = gd.regime.values != 4
+    assert bounded.sum() >= 10 and (closed[~bounded] > 0).all()
+    np.testing.assert_allclose(gd.lyapunov.values[bounded], closed[bounded], atol=2e-3)
+    for ds in results.values():
+        assert set(np.unique(ds.regime.values)) <= set(range(5))
+    assert "valley" in (tmp_path / "chaos_map.txt").read_text()

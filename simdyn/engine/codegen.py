@@ -56,8 +56,9 @@ class KernelLayout:
     observer_buffers: tuple[bool, ...] = ()
     observer_sees_state: tuple[bool, ...] = ()
     observer_sees_previous: tuple[bool, ...] = ()
-    #: Observers whose first d·(1 + n_slots) slots are a tangent vector ż of the state that the
-    #: step advances with its JVP and renormalises (:class:`simdyn.observe.Lyapunov`; at most one).
+    #: Observers whose first p·n slots (n = d·(1 + n_slots)) are p tangent vectors of the state
+    #: that the step advances with its JVP and orthonormalises (:class:`simdyn.observe.Lyapunov`;
+    #: at most one; p follows from its slot count, p·n + 2p + 1).
     observer_tangent: tuple[bool, ...] = ()
     #: Table rows that vary inside a CPU tile, read per trajectory: ("H" | "Q" | "P", row) from
     #: the lane array LR (in this order), ("OQ", row) from LQ. Empty when every tile holds one
@@ -142,18 +143,46 @@ def _tangent(layout: KernelLayout) -> tuple[int, int] | None:
     return None
 
 
-def _tangent_names(layout: KernelLayout, so: int) -> tuple[list[str], list[list[str]]]:
-    """The observer slots holding ẇ (per coordinate) and ṡ (per coordinate, per optimizer slot)."""
+def _tangent_size(layout: KernelLayout, m: int) -> tuple[int, int]:
+    """(n, p): the state dimension n = d·(1 + n_slots) and the number p of tangent vectors of the
+    tangent observer m, whose slots are the p vectors (vector c at c·n …), ``log_stretch`` of
+    each, the step count, then ``stretch`` of each: p·n + 2p + 1 slots."""
+    n = layout.dim * (1 + layout.n_slots)
+    return n, (layout.observer_slots[m] - 1) // (n + 2)
+
+
+def start_frame(n: int, p: int) -> list[list[float]]:
+    """The p tangent vectors (each of length n) the tangent observer starts from, and restarts
+    from after its transient: the identity when p = n (as :func:`simdyn.lyapunov`); otherwise
+    (1, …, 1)/√n first, so that every coordinate is excited (a unit vector would miss the other
+    blocks of a decoupled map such as GD on a separable loss), then fixed pseudo-random vectors,
+    orthonormalised (a generic frame: the first p exponents need one)."""
+    if p == n:
+        return [[1.0 if i == c else 0.0 for i in range(n)] for c in range(n)]
+    import numpy as np
+
+    frame = np.random.default_rng(12).standard_normal((n, p))
+    frame[:, 0] = 1.0
+    q, r = np.linalg.qr(frame)
+    q *= np.sign(np.diag(r))[None, :]
+    q[:, 0] = 1.0 / n ** 0.5
+    return [[float(v) for v in q[:, c]] for c in range(p)]
+
+
+def _tangent_names(layout: KernelLayout, so: int, c: int) -> tuple[list[str], list[list[str]]]:
+    """The observer slots holding ẇ (per coordinate) and ṡ (per coordinate, per optimizer slot)
+    of tangent vector c."""
     d, n = layout.dim, layout.n_slots
-    dw = [f"ob_{so + k}" for k in range(d)]
-    ds = [[f"ob_{so + d * (1 + i) + k}" for i in range(n)] for k in range(d)]
+    base = so + c * d * (1 + n)
+    dw = [f"ob_{base + k}" for k in range(d)]
+    ds = [[f"ob_{base + d * (1 + i) + k}" for i in range(n)] for k in range(d)]
     return dw, ds
 
 
 def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = True) -> list[str]:
     """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m. A tangent observer's
-    renormalisation is part of it with ``inline_renormalisation``; the CPU kernel runs it in a
-    loop of its own instead, which keeps the logarithm out of the vectorised step loop."""
+    renormalisation is part of it with ``inline_renormalisation``; the CPU kernel runs it in
+    loops of its own instead, which keep the square root and the logarithm out of the step loop."""
     d = layout.dim
     tangent = _tangent(layout)
     w = [f"w_{k}" for k in range(d)]
@@ -162,10 +191,13 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
     if tangent is None:
         lines = [f"{', '.join(g)}, = grad({_tuple(w)}, p, t)"]
     else:
-        dw, ds = _tangent_names(layout, tangent[1])
-        lines = [f"r = grad_jvp({_tuple(w)}, p, t, {_tuple([f'DT({v})' for v in dw])})",
-                 f"{', '.join(g)}, = r[0]",
-                 f"{', '.join(f'dg_{k}' for k in range(d))}, = r[1]"]
+        vectors = range(_tangent_size(layout, tangent[0])[1])
+        names = [_tangent_names(layout, tangent[1], c) for c in vectors]
+        lines = []
+        for c in vectors:  # the gradient itself is the same in every call (LLVM keeps one)
+            lines += [f"r = grad_jvp({_tuple(w)}, p, t, {_tuple([f'DT({v})' for v in names[c][0]])})",
+                      f"{', '.join(g)}, = r[0]",
+                      f"{', '.join(f'dg_{c}_{k}' for k in range(d))}, = r[1]"]
     if any(layout.observer_sees_loss):  # L(w_{t−1}), where this step's gradient is taken
         lines.append(f"lv = loss({_tuple(w)}, p, t)")
     if layout.noise:  # additive noise does not depend on the state: the tangent is unchanged
@@ -180,17 +212,21 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
         if tangent is None:
             lines.append(f"n_{k}, u_{k} = update(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS)")
         else:
-            dslots = _tuple([f"DT({v})" for v in ds[k]])
-            lines += [f"r = update_jvp(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS, DT({dw[k]}), dg_{k}, "
-                      f"{dslots})",
-                      f"n_{k}, u_{k} = r[0]", f"dn_{k}, du_{k} = r[1]"]
+            for c in vectors:
+                dw, ds = names[c]
+                dslots = _tuple([f"DT({v})" for v in ds[k]])
+                lines += [f"r = update_jvp(w_{k}, g_{k}, {slots}, t, lr{group}, h{group}, FLAGS, DT({dw[k]}), "
+                          f"dg_{c}_{k}, {dslots})",
+                          f"n_{k}, u_{k} = r[0]", f"dn_{c}_{k}, du_{c}_{k} = r[1]"]
     if layout.project:
         if tangent is None:
             lines.append(f"{', '.join(n)}, = project({_tuple(n)}, p)")
         else:
-            dn = [f"dn_{k}" for k in range(d)]
-            lines += [f"r = project_jvp({_tuple(n)}, p, {_tuple(dn)})",
-                      f"{', '.join(n)}, = r[0]", f"{', '.join(dn)}, = r[1]"]
+            for c in vectors:  # each vector's JVP at the unprojected point
+                dn = [f"dn_{c}_{k}" for k in range(d)]
+                lines += [f"r = project_jvp({_tuple(n)}, p, {_tuple(dn)})",
+                          f"{', '.join(f'pn_{k}' for k in range(d))}, = r[0]", f"{', '.join(dn)}, = r[1]"]
+            lines += [f"n_{k} = pn_{k}" for k in range(d)]
     inside = " & ".join(f"(abs(n_{k}) <= thr)" for k in range(d))
     finite = " & ".join(f"(abs(n_{k}) < INF)" for k in range(d))
     lines += [
@@ -207,7 +243,7 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
     if tangent is not None:
         lines += _tangent_step(layout, *tangent)
         if inline_renormalisation:
-            lines += _renormalisation(layout, *tangent, "ob_{}", "ok", [])
+            lines += _renormalisation(layout, *tangent, "ob_{}", "ok", f"oq_{tangent[0]}[{{}}]", [])
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         if _has(layout.observer_tangent, m):
             continue
@@ -221,42 +257,85 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
     return lines
 
 
-def _tangent_slots(layout: KernelLayout, so: int) -> list[int]:
-    """The slot indices of ż in z order: ẇ, then each optimizer slot for every coordinate."""
-    return list(range(so, so + layout.dim * (1 + layout.n_slots)))
-
-
 def _tangent_step(layout: KernelLayout, m: int, so: int) -> list[str]:
-    """Store ż_t = J_t·ż_{t−1} where the trajectory moved and count the steps after the transient
-    (oq_m[0]); on CUDA also renormalise (:func:`_renormalisation`; the CPU kernel does that in a
-    loop of its own, see :func:`cpu_source`)."""
-    d, n = layout.dim, layout.n_slots
-    slots = [f"ob_{i}" for i in _tangent_slots(layout, so)]
-    new = [f"dn_{k}" for k in range(d)] + [f"du_{k}[{i}]" for i in range(n) for k in range(d)]
-    steps = f"ob_{so + len(slots) + 1}"
-    lines = [f"{v} = float({e}) if ok else {v}" for v, e in zip(slots, new)]
+    """Store each tangent vector's J_t·ż_{t−1} where the trajectory moved and count the steps after
+    the transient (oq_m[0])."""
+    d, ns = layout.dim, layout.n_slots
+    n, vectors = _tangent_size(layout, m)
+    lines = []
+    for c in range(vectors):
+        new = [f"dn_{c}_{k}" for k in range(d)] + [f"du_{c}_{k}[{i}]" for i in range(ns) for k in range(d)]
+        lines += [f"ob_{so + c * n + i} = float({e}) if ok else ob_{so + c * n + i}" for i, e in enumerate(new)]
+    steps = f"ob_{so + vectors * (n + 1)}"
     lines.append(f"{steps} += 1.0 if (ok & (t > oq_{m}[0])) else 0.0")
     return lines
 
 
-def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: str, loop: list[str]) -> list[str]:
-    """Every ``renormalize_every`` steps (oq_m[1]) divide ż by its norm and, after the transient
-    (oq_m[0]), add the norm's logarithm to ``log_stretch``, where the trajectory moved this step;
-    restart ż at (1, …, 1)/√n after the transient step (:class:`simdyn.observe.Lyapunov`).
-    ``slot`` formats a slot index into its variable, ``moved`` says whether the trajectory moved,
-    ``loop`` heads the loop over trajectories (empty on CUDA)."""
-    slots = [slot.format(i) for i in _tangent_slots(layout, so)]
-    log_stretch = slot.format(so + len(slots))
-    inner = "    " * len(loop)
-    renormalise = [
-        "nrm = math.sqrt(" + " + ".join(f"{v} * {v}" for v in slots) + ")",
-        f"nrm = nrm if {moved} else 1.0",
-        f"{log_stretch} += math.log(nrm) if ({moved} & (t > oq_{m}[0])) else 0.0",
-        *[f"{v} = {v} / nrm" for v in slots],
-    ]
-    restart = [f"{v} = {1.0 / len(slots) ** 0.5!r}" for v in slots]
-    return ([f"if t % I64(oq_{m}[1]) == 0:"] + _indent(loop, 1) + [f"    {inner}{line}" for line in renormalise]
-            + [f"if t == I64(oq_{m}[0]):"] + _indent(loop, 1) + [f"    {inner}{line}" for line in restart])
+def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: str, param: str,
+                     loop: list[str]) -> list[str]:
+    """The tangent observer's bookkeeping after step t (:class:`simdyn.observe.Lyapunov`):
+
+    * every ``renormalize_every`` steps (param 1), where the trajectory moved, orthonormalise the
+      p tangent vectors by modified Gram–Schmidt (Q R = the propagated frame, vector c divided by
+      r_cc, its norm after the projections on the vectors before it) and, after the transient
+      (param 0), multiply r_cc into ``stretch`` of vector c; with p = 1, divide ż by its norm;
+    * every param 2 steps (≥ 8) add ln ``stretch`` to ``log_stretch`` and reset it to 1, so the
+      logarithm is off the steps that only renormalise, which vectorise on the CPU;
+    * after the transient step, restart the vectors at :func:`start_frame`.
+
+    ``slot`` formats a slot index into its variable, ``moved`` says whether the trajectory moved
+    at step t, ``param`` formats a parameter index into its value, ``loop`` heads the loop over
+    trajectories (empty on CUDA)."""
+    n, vectors = _tangent_size(layout, m)
+
+    def vec(c):
+        return [slot.format(so + c * n + i) for i in range(n)]
+
+    log_stretch = [slot.format(so + vectors * n + c) for c in range(vectors)]
+    stretch = [slot.format(so + vectors * (n + 1) + 1 + c) for c in range(vectors)]
+    slots = [v for c in range(vectors) for v in vec(c)] + log_stretch + stretch
+
+    def local(v):
+        return f"tv_{slots.index(v)}"
+
+    transient, every, log_every = (f"I64({param.format(i)})" for i in range(3))
+    renormalise = []
+    for c in range(vectors):
+        for b in range(c):
+            renormalise += [
+                "proj = " + " + ".join(f"{u} * {v}" for u, v in zip(vec(b), vec(c))),
+                f"proj = proj if {moved} else 0.0",
+                *[f"{v} -= proj * {u}" for u, v in zip(vec(b), vec(c))],
+            ]
+        renormalise += [
+            "nrm = math.sqrt(" + " + ".join(f"{v} * {v}" for v in vec(c)) + ")",
+            f"nrm = nrm if {moved} else 1.0",
+            f"{stretch[c]} *= nrm if ({moved} & (t > {transient})) else 1.0",
+            "inv = 1.0 / nrm",
+            *[f"{v} *= inv" for v in vec(c)],
+        ]
+    logarithm = []
+    for c in range(vectors):
+        logarithm += [f"{log_stretch[c]} += math.log({stretch[c]})", f"{stretch[c]} = 1.0"]
+    restart = [f"{v} = {value!r}" for c, column in enumerate(start_frame(n, vectors))
+               for v, value in zip(vec(c), column)]
+    lines = []
+    for condition, body in ((f"t % {every} == 0", renormalise), (f"t % {log_every} == 0", logarithm),
+                            (f"t == {transient}", restart)):
+        if loop:  # work on local copies: stores into O may alias its other rows for LLVM, which then
+            # reloads every operand and does not vectorise (the Gram–Schmidt reads each row many times)
+            used = sorted({v for v in slots if any(v in line for line in body)}, key=slots.index)
+            body = ([f"{local(v)} = {v}" for v in used] + [_localise(line, used, local) for line in body]
+                    + [f"{v} = {local(v)}" for v in used])
+        lines += [f"if {condition}:"] + _indent(loop, 1) + _indent(body, 1 + len(loop))
+    return lines
+
+
+def _localise(line: str, names: list[str], local) -> str:
+    """``line`` with each of ``names`` replaced by ``local(name)`` (longest names first)."""
+    for name in sorted(names, key=len, reverse=True):
+        line = line.replace(name, local(name))
+    return line
 
 
 def _loads(layout: KernelLayout, j: str) -> list[str]:
@@ -281,10 +360,12 @@ def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     """Observer state at step 0 (only when the run starts at t = 0)."""
     lines = []
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
-        if _has(layout.observer_tangent, m):  # ż₀ = (1, …, 1)/√n, log_stretch = steps = 0
-            width = ns - 2
-            lines += [f"O[{so + i}, {j}] = {1.0 / width ** 0.5!r}" for i in range(width)]
-            lines += [f"O[{so + width}, {j}] = 0.0", f"O[{so + width + 1}, {j}] = 0.0"]
+        if _has(layout.observer_tangent, m):  # the start frame, log_stretch = steps = 0, stretch = 1
+            n, vectors = _tangent_size(layout, m)
+            lines += [f"O[{so + c * n + i}, {j}] = {value!r}" for c, column in enumerate(start_frame(n, vectors))
+                      for i, value in enumerate(column)]
+            lines += [f"O[{so + vectors * n + i}, {j}] = 0.0" for i in range(vectors + 1)]
+            lines += [f"O[{so + vectors * (n + 1) + 1 + c}, {j}] = 1.0" for c in range(vectors)]
             continue
         w = _observed(layout, m, "W[{k}, %s]" % j, "S[{i}, {k}, %s]" % j, "W[{k}, %s]" % j)
         params = f"oq_{m}"
@@ -412,8 +493,11 @@ def cpu_source(layout: KernelLayout) -> str:
         + _step_body(layout, "j", inline_renormalisation=False) + _stores(layout, "j")
     tile_lines += _indent(inner, 2)
     tangent = _tangent(layout)
-    if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t
-        tile_lines += _indent(_renormalisation(layout, *tangent, "O[{}, j]", "(F[j] == 0)",
+    if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t. The
+        # tangent observer's parameters are the same in every combination: read them from the tile's.
+        m, so = tangent
+        qo = _observer_offsets(layout)[m][2]
+        tile_lines += _indent(_renormalisation(layout, m, so, "O[{}, j]", "(F[j] == 0)", f"OQ[{qo} + {{}}, c]",
                                                ["for j in range(U64(lo), U64(hi)):"]), 1)
     if layout.record:
         tile_lines += _indent(

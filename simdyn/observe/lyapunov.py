@@ -11,16 +11,31 @@ its Jacobian, ż_t = J_t(z_{t−1})·ż_{t−1}, and the largest exponent is its
 (:mod:`simdyn.tangent.forward`: the gradient's JVP is the Hessian–vector product, then each
 coordinate's ``update`` and the projection), so the state and its tangent advance in the same
 fused step; ż lives in this observer's first d·(1 + slots) slots. Every ``renormalize_every``
-steps (t a multiple of it) ż is divided by its norm and, after the transient, the logarithm of
-that norm is added to ``log_stretch``; the stretch since the last renormalisation is added in
-``finalize`` from the final ż, so the result does not depend on where the renormalisations fall.
+steps (t a multiple of it) ż is divided by its norm and, after the transient, that norm is
+multiplied into ``stretch``; every max(8, ``renormalize_every``) steps the logarithm of
+``stretch`` is added to ``log_stretch`` and ``stretch`` restarts at 1 (a product of norms with a
+logarithm every few steps, as in :func:`simdyn.lyapunov`'s one-vector driver: the square root and
+the division vectorise on the CPU, the logarithm does not). The stretch since the last logarithm
+and since the last renormalisation is added in ``finalize`` from ``stretch`` and the final ż, so
+the result does not depend on where the renormalisations fall.
 ż starts along (1, …, 1)/√n, and restarts there after step ``transient``.
 
-Output ``lyapunov`` = (log_stretch + ln ‖ż_T‖) / (number of steps after ``transient`` on which the
-trajectory moved), in natural log per step; a trajectory frozen (diverged or non-finite) stops
-accumulating, and one with no step after the transient gets NaN. Renormalising every k steps
-keeps the logarithm and the division out of the other steps; ż grows at most by the k-step
-stretch in between, so k must stay well below 700/λ₁ in float64 (overflow gives NaN).
+``spectrum=True`` carries p tangent vectors (``n_exponents``, default n) and, every
+``renormalize_every`` steps, orthonormalises them by modified Gram–Schmidt, Q_t R_t = J_t ⋯ Q_{t−k}:
+vector c is made orthogonal to the vectors before it and divided by its norm r_cc, which goes
+into its own ``stretch`` product (Benettin et al. 1980, part 2; Parker & Chua, *Practical
+Numerical Algorithms for Chaotic Systems*, 1989, §5.3), so that λ_c = Σ ln r_cc / T. The frame
+starts at the identity (p = n; otherwise (1, …, 1)/√n and fixed generic vectors,
+:func:`simdyn.engine.codegen.start_frame`); ``finalize`` adds the r_cc of the last, partial
+interval. Each vector costs one JVP of the step, and the Gram–Schmidt p²n/2 products, so the
+state dimension is limited to 32 (an error names ``spectrum``).
+
+Output ``lyapunov`` = (log_stretch + ln stretch + ln ‖ż_T‖) / (number of steps after ``transient``
+on which the trajectory moved), in natural log per step; a trajectory frozen (diverged or
+non-finite) stops accumulating, and one with no step after the transient gets NaN. In float64 the
+product of the norms between two logarithms overflows (NaN) or underflows (−∞) only when ż grows
+or shrinks by a factor beyond 10³⁰⁸ over max(8, k) + k steps, i.e. |λ₁| above about 700/(max(8, k) + k)
+per step.
 """
 
 from __future__ import annotations
@@ -31,58 +46,127 @@ import numpy as np
 
 from .base import Observer
 
+#: Steps between the logarithms of the accumulated stretch (at least ``renormalize_every``): a
+#: product of the norms over 8 steps stays within float64 unless ż grows or shrinks by more than
+#: 10³⁸ in one step.
+LOG_EVERY = 8
+
+
+#: The largest state dimension d·(1 + slots) that ``spectrum=True`` accepts (the kernel carries
+#: n² tangent numbers per trajectory and its generated Gram–Schmidt grows as n³).
+MAX_SPECTRUM = 32
+
+
+def _integer(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"Lyapunov({name}): must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def gram_schmidt_diagonal(frame: np.ndarray) -> np.ndarray:
+    """|r_cc| of the QR factorisation of each (n, p) frame in ``frame`` (N, n, p), by modified
+    Gram–Schmidt (Golub & Van Loan, Matrix Computations, §5.2.8), the same sweep as the kernel's."""
+    q = np.array(frame, dtype=np.float64)
+    out = np.empty((q.shape[0], q.shape[2]))
+    for c in range(q.shape[2]):
+        for b in range(c):
+            q[:, :, c] -= np.sum(q[:, :, b] * q[:, :, c], axis=1)[:, None] * q[:, :, b]
+        out[:, c] = np.sqrt(np.sum(q[:, :, c] * q[:, :, c], axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q[:, :, c] /= out[:, c][:, None]
+    return out
+
 
 class Lyapunov(Observer):
-    """The largest Lyapunov exponent: ``sd.observe.Lyapunov(spectrum=False, transient=0,
-    renormalize_every=1)``.
+    """The largest Lyapunov exponent, or the spectrum: ``sd.observe.Lyapunov(spectrum=False,
+    transient=0, renormalize_every=1, n_exponents=None)``.
 
-    Adds the variable ``lyapunov`` (natural log per step). The first ``transient`` steps are run
-    but not averaged. ``spectrum=True`` (all exponents) is not available in the kernel; use
-    :func:`simdyn.lyapunov` with ``spectrum=True``. Method: module docstring.
+    Adds the variable ``lyapunov`` (the largest exponent, natural log per step) and, with
+    ``spectrum=True``, ``lyapunov_spectrum`` (dim ``exponent``, descending): the first
+    ``n_exponents`` exponents (default all n = d·(1 + slots), at most 32), from n_exponents
+    tangent vectors orthonormalised by modified Gram–Schmidt every ``renormalize_every`` steps.
+    The first ``transient`` steps are run but not averaged. Method: module docstring.
     """
 
     name = "lyapunov"
-    #: The kernel generator advances this observer's first d·(1 + slots) slots as the tangent ż
-    #: of the state and renormalises it (:mod:`simdyn.engine.codegen`); it has no init/update.
+    #: The kernel generator advances this observer's first p·n slots as p tangent vectors of the
+    #: state and orthonormalises them (:mod:`simdyn.engine.codegen`); it has no init/update.
     tangent = True
     sees_state = True
 
-    def __init__(self, spectrum: bool = False, transient: int = 0, renormalize_every: int = 1):
+    def __init__(self, spectrum: bool = False, transient: int = 0, renormalize_every: int = 1,
+                 n_exponents: int | None = None):
         if not isinstance(spectrum, (bool, np.bool_)):
             raise TypeError(f"Lyapunov(spectrum): expected a bool, got {type(spectrum).__name__}")
-        if spectrum:
-            raise ValueError("Lyapunov(spectrum): the in-kernel observer computes the largest exponent only; "
-                             "use sd.lyapunov(..., spectrum=True) for the spectrum")
-        if isinstance(transient, bool) or not isinstance(transient, numbers.Integral) or transient < 0:
-            raise ValueError(f"Lyapunov(transient): must be an integer >= 0, got {transient!r}")
-        if (isinstance(renormalize_every, bool) or not isinstance(renormalize_every, numbers.Integral)
-                or not 1 <= renormalize_every <= 2**31):
-            raise ValueError(f"Lyapunov(renormalize_every): must be an integer in [1, 2**31], got {renormalize_every!r}")
-        self.transient = int(transient)
-        self.renormalize_every = int(renormalize_every)
+        self.transient = _integer(transient, "transient", 0, 2**62)
+        self.renormalize_every = _integer(renormalize_every, "renormalize_every", 1, 2**31)
+        if n_exponents is not None:
+            if not spectrum:
+                raise ValueError("Lyapunov(n_exponents): only with spectrum=True")
+            n_exponents = _integer(n_exponents, "n_exponents", 1, MAX_SPECTRUM)
+        self.spectrum = bool(spectrum)
+        self.n_exponents = n_exponents
 
     def width(self, dim: int) -> int:
-        """n = d·(1 + slots), the length of the tangent ż."""
+        """n = d·(1 + slots), the length of a tangent vector."""
         return dim * (1 + self.state_slots)
 
+    def vectors(self, dim: int) -> int:
+        """p, the number of tangent vectors: 1, or ``n_exponents`` (default n) with the spectrum."""
+        if not self.spectrum:
+            return 1
+        return self.n_exponents if self.n_exponents is not None else self.width(dim)
+
+    def _check(self, dim: int) -> None:
+        if not self.spectrum:
+            return
+        n = self.width(dim)
+        if n > MAX_SPECTRUM:
+            raise ValueError(f"Lyapunov(spectrum): the state dimension d*(1 + slots) = {n} exceeds {MAX_SPECTRUM}; "
+                             "use spectrum=False for the largest exponent")
+        if self.n_exponents is not None and self.n_exponents > n:
+            raise ValueError(f"Lyapunov(n_exponents): at most the state dimension d*(1 + slots) = {n}, "
+                             f"got {self.n_exponents}")
+
     def slots(self, dim):
-        return tuple(f"tangent_{i}" for i in range(self.width(dim))) + ("log_stretch", "lyapunov_steps")
+        self._check(dim)
+        n, p = self.width(dim), self.vectors(dim)
+        if not self.spectrum:
+            return tuple(f"tangent_{i}" for i in range(n)) + ("log_stretch", "lyapunov_steps", "stretch")
+        return (tuple(f"tangent_{c}_{i}" for c in range(p) for i in range(n))
+                + tuple(f"log_stretch_{c}" for c in range(p)) + ("lyapunov_steps",)
+                + tuple(f"stretch_{c}" for c in range(p)))
 
     def params(self, dim):
-        return (float(self.transient), float(self.renormalize_every))
+        return (float(self.transient), float(self.renormalize_every), float(max(self.renormalize_every, LOG_EVERY)))
 
     def attrs(self):
-        return {"transient": self.transient, "renormalize_every": self.renormalize_every}
+        out = {"transient": self.transient, "renormalize_every": self.renormalize_every, "spectrum": int(self.spectrum)}
+        if self.spectrum:
+            out["n_exponents"] = self.vectors(1) if self.n_exponents is not None else "all"
+        return out
 
     def cache_key(self, dim):
         return (type(self).__name__, len(self.slots(dim)), len(self.params(dim)), self.state_slots)
 
     def finalize(self, state, dim):
-        tangent = np.stack([state[f"tangent_{i}"] for i in range(self.width(dim))])
-        steps = state["lyapunov_steps"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            total = state["log_stretch"] + np.log(np.sqrt(np.sum(tangent * tangent, axis=0)))
+        n, p = self.width(dim), self.vectors(dim)
+        names = [[f"tangent_{i}" for i in range(n)]] if not self.spectrum else \
+            [[f"tangent_{c}_{i}" for i in range(n)] for c in range(p)]
+        frame = np.stack([np.stack([state[name] for name in column], axis=1) for column in names], axis=2)
+        suffix = [""] if not self.spectrum else [f"_{c}" for c in range(p)]
+        log_stretch = np.stack([state["log_stretch" + s] for s in suffix], axis=1)
+        stretch = np.stack([state["stretch" + s] for s in suffix], axis=1)
+        steps = state["lyapunov_steps"][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):  # r_cc of the frame since the last renormalisation
+            total = log_stretch + np.log(stretch) + np.log(gram_schmidt_diagonal(frame))
             value = np.where(steps > 0, total / np.maximum(steps, 1), np.nan)
         value = np.where(np.isfinite(value), value, np.nan)
-        return {"lyapunov": ((), value, {"long_name": "largest Lyapunov exponent (natural log per step)",
-                                         "units": "1/step", "transient": self.transient})}
+        value = -np.sort(-value, axis=1)
+        out = {"lyapunov": ((), value[:, 0], {"long_name": "largest Lyapunov exponent (natural log per step)",
+                                              "units": "1/step", "transient": self.transient})}
+        if self.spectrum:
+            out["lyapunov_spectrum"] = (("exponent",), value, {
+                "long_name": "Lyapunov exponents, descending (natural log per step)", "units": "1/step",
+                "transient": self.transient})
+        return out
