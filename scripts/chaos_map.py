@@ -53,8 +53,7 @@ DIVERGE = 1e6
 MAX_PERIOD = 64
 #: Regimes, in the order of their codes in the variable ``regime``.
 REGIMES = ("converging", "periodic", "chaotic", "unresolved", "diverged")
-#: Learning rates per simulate call for GD: the engine's per-trajectory gather fails for an
-#: optimizer without state slots above 64 combinations in one launch (see momentum_rates.py).
+#: Learning rates per simulate call for GD (the sweep runs in parts).
 CHUNK = 64
 
 

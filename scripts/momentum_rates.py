@@ -37,8 +37,7 @@ X0 = np.array([[1.0, 1.0]])
 STEPS = 400  # recorded simulation (the envelope fit): ‖w‖ stays above the float64 range at the fastest rates
 LYAPUNOV_STEPS = 4000  # Benettin's average converges like 1/T (the oscillation of the complex regime)
 TRANSIENT = 20
-#: Learning rates per simulate call: the engine's per-trajectory gather fails for an optimizer
-#: without state slots (sgd) above 64 combinations in one launch, so the sweep is split.
+#: Learning rates per simulate call (the sweep runs in parts).
 CHUNK = 16
 
 

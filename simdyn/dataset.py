@@ -92,13 +92,13 @@ def optimizer_dataset(plan, launch, result, loss: np.ndarray, block: Block | Non
             extra_dims, values, *attrs = value
             values = np.asarray(values)
             data[var] = (dims + tuple(extra_dims), values.reshape(shape + values.shape[1:]), *(attrs or [{}]))
-    for obs, series in zip(run.inputs.probes, result.probe_series):  # (measurements, N) each
+    for obs, series in zip(launch.inputs.probes, result.probe_series):  # (measurements, N) each
         for var, (extra_dims, values, *attrs) in obs.finalize({obs.name: series.T}, d).items():
             values = np.asarray(values)
             data[var] = (dims + tuple(extra_dims), values.reshape(shape + values.shape[1:]), *(attrs or [{}]))
     data["status"] = (dims, per_traj(status), data["status"][2])
     coords = batch_coords(plan, block)
-    for obs in run.inputs.probes:
+    for obs in launch.inputs.probes:
         coords.update(obs.coords(plan.steps))
     if result.records is not None:
         coords["step"] = np.arange(result.records.shape[0]) * plan.record_every

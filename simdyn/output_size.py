@@ -50,8 +50,8 @@ def _observer_variables(launch, dim: int, float_dtype) -> dict:
                 continue
             values = np.asarray(value[1])
             out[var] = (values.shape[1:], values.dtype)
-    for obs in run.inputs.probes:
-        series = np.zeros((1, obs.series_length(run.inputs.steps)))
+    for obs in launch.inputs.probes:
+        series = np.zeros((1, obs.series_length(launch.inputs.steps)))
         for var, value in obs.finalize({obs.name: series}, dim).items():
             out[var] = (np.asarray(value[1]).shape[1:], np.dtype(np.float64))
     return out
