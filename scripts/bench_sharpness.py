@@ -3,11 +3,17 @@
 Prints, measured in one run (float64, full-batch gradient descent, 16 inputs, width 16, one
 output, 272 examples): the wall time of N trajectories × T steps without an observer and with
 ``Sharpness(every=k, iterations=20)`` (power iteration, 20 Hessian–vector products per
-measurement), the ratio, and the cost of one measurement in steps of the plain run. The
-network has no exact ``hvp``, so every product is a central difference of two gradients: on the
-CPU through the model's tile gradient (BLAS GEMMs over 64 trajectories), as the step; the
-second row times the same landscape without ``tile_grad`` (per-trajectory loops for the step
-and the products: the source CUDA runs).
+measurement), the ratio, and the cost of one measurement in steps of the plain run. Rows:
+
+``tile_grad + hvp``
+    the model as it is: the step through its tile gradient (BLAS GEMMs over 64 trajectories),
+    the products through its exact ``hvp`` (forward-over-reverse, per trajectory);
+``tile_grad + differences``
+    the same network without ``hvp``: every product is a central difference of two gradients,
+    through the tile gradient;
+``loops + hvp``
+    without ``tile_grad``: per-trajectory loops for the step and the exact products (the source
+    CUDA runs).
 
 Usage: ``python scripts/bench_sharpness.py [--quick] [--every K]`` (``--quick``: small sizes, a
 smoke run).
@@ -50,10 +56,12 @@ def measure(n: int, steps: int, every: int, repeats: int = 3) -> dict:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(272, 16)), rng.normal(size=(272, 1))
     tiled = sd.landscapes.mlp(x, y, width=16)
-    loops = sd.Landscape("mlp_loops", tiled.dim, tiled.grad, tiled.loss, form="array", data=tiled.data)
+    common = dict(form="array", data=tiled.data, scratch=tiled.scratch)
+    differences = sd.Landscape("mlp_differences", tiled.dim, tiled.grad, tiled.loss, tile_grad=tiled.tile_grad, **common)
+    loops = sd.Landscape("mlp_loops", tiled.dim, tiled.grad, tiled.loss, hvp=tiled.hvp, **common)
     w0 = sd.landscapes.mlp_init(16, 16, 1, n=n, seed=1)
     out = {}
-    for name, land in (("tile_grad", tiled), ("loops", loops)):
+    for name, land in (("tile_grad + hvp", tiled), ("tile_grad + differences", differences), ("loops + hvp", loops)):
         plain = seconds(land, w0, steps, [], repeats)
         observed = seconds(land, w0, steps, [sd.observe.Sharpness(every=every, iterations=20)], repeats)
         measurements = steps // every + 1
@@ -72,7 +80,7 @@ def main(argv=None):
           f"N={n}, T={steps}" + (" (quick: smoke sizes, ratios not meaningful)" if args.quick else ""))
     rows = measure(n, steps, args.every, repeats=1 if args.quick else 3)
     for name, row in rows.items():
-        print(f"{name:9s} plain {row['plain']:.3g} s | Sharpness(every={args.every}, iterations=20) "
+        print(f"{name:23s} plain {row['plain']:.3g} s | Sharpness(every={args.every}, iterations=20) "
               f"{row['sharpness']:.3g} s ({row['ratio']:.2f}x) | one measurement costs "
               f"{row['steps_per_measurement']:.3g} plain steps")
     return rows
