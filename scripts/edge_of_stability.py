@@ -103,13 +103,14 @@ def figure(path, gd, adam):
 def with_loss(ds):
     """Add ``train_loss`` (lr, step): the loss at each recorded point, evaluated in NumPy."""
     land = network()
-    x, y, net = land.data_arrays
+    x, y = land.data_arrays[:2]
     w = ds.trajectory.values  # (lr, step, d)
     n0, n1 = N_IN, WIDTH
     w1 = w[..., : n0 * n1].reshape(w.shape[:-1] + (n0, n1))
     w2 = w[..., n0 * n1:].reshape(w.shape[:-1] + (n1, N_OUT))
-    hidden = np.tanh(np.sqrt(2.0) * np.einsum("mk,...kj->...mj", x, w1) * net[1])
-    out = np.einsum("...mj,...jo->...mo", hidden, w2) * net[2]
+    # the network of the trainability paper: Z = X·W / √fan_in, tanh(√2·Z), output divided by √n1 twice
+    hidden = np.tanh(np.sqrt(2.0) * np.einsum("mk,...kj->...mj", x, w1) / np.sqrt(n0))
+    out = np.einsum("...mj,...jo->...mo", hidden, w2) / n1
     ds["train_loss"] = (("lr", "step"), ((out - y) ** 2).mean(axis=(-2, -1)))
     return ds
 
