@@ -309,13 +309,9 @@ def test_bad_input_is_rejected_by_name_before_compiling(make, match):
 
 @pytest.mark.slow
 def test_bench_models_quick_runs_end_to_end():
-    import importlib.util
-    from pathlib import Path
+    from scripts_loader import load  # puts scripts/ on the path for the scripts' shared helpers
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_models.py"
-    spec = importlib.util.spec_from_file_location("bench_models", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load("bench_models")
     rows = bench.main(["--quick"])
     assert all(rate > 0 for rate in rows["mlp"].values())
     assert rows["tanh"]["np.tanh"] > 0 and rows["tanh"]["tanh calls"]
