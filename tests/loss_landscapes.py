@@ -1,7 +1,7 @@
 """Small landscapes of the loss-observer tests, shared by the CPU and CUDA-simulator modules.
 
-``least_squares_landscape``: L(w) = ‖Xw − y‖²/(2m), array form, with ``value_grad`` and the CPU
-tile forms (``with_value_grad=False``: ``grad``/``loss`` only, the engine's two-call fallback).
+``least_squares_landscape``: L(w) = ‖Xw − y‖²/(2m) (the model ``sd.landscapes.least_squares``),
+with ``value_grad`` and the CPU tile forms (``with_value_grad=False``: ``grad``/``loss`` only, the engine's two-call fallback).
 ``bowl``: the tuple-form L(x, y) = log(1 + x²) + ½y², positive, with groups ``x`` and ``y``: its
 bounded slope in x keeps GD finite but untrainable at large lr_x, and y diverges for lr_y > 2.
 """
@@ -17,72 +17,13 @@ X = RNG.normal(size=(6, 3))
 Y = RNG.normal(size=6)
 
 
-def ls_grad(w, p, data, t, g):
-    x, y = data[0], data[1]
-    m, d = x.shape
-    for k in range(d):
-        g[k] = 0.0
-    for i in range(m):
-        r = -y[i]
-        for k in range(d):
-            r += x[i, k] * w[k]
-        for k in range(d):
-            g[k] += r * x[i, k] / m
-
-
-def ls_loss(w, p, data, t):
-    x, y = data[0], data[1]
-    m, d = x.shape
-    total = 0.0
-    for i in range(m):
-        r = -y[i]
-        for k in range(d):
-            r += x[i, k] * w[k]
-        total += r * r
-    return total / (2.0 * m)
-
-
-def ls_value_grad(w, p, data, t, g):
-    x, y = data[0], data[1]
-    m, d = x.shape
-    for k in range(d):
-        g[k] = 0.0
-    total = 0.0
-    for i in range(m):
-        r = -y[i]
-        for k in range(d):
-            r += x[i, k] * w[k]
-        total += r * r
-        for k in range(d):
-            g[k] += r * x[i, k] / m
-    return total / (2.0 * m)
-
-
-def ls_tile_grad(w, p, data, t, g):
-    x, y = data[0], data[1]
-    r = np.dot(w, x.T)
-    for i in range(w.shape[0]):
-        for e in range(x.shape[0]):
-            r[i, e] -= y[e]
-    g[:, :] = np.dot(r, x) / x.shape[0]
-
-
-def ls_tile_value_grad(w, p, data, t, g, values):
-    x, y = data[0], data[1]
-    r = np.dot(w, x.T)
-    for i in range(w.shape[0]):
-        total = 0.0
-        for e in range(x.shape[0]):
-            r[i, e] -= y[e]
-            total += r[i, e] * r[i, e]
-        values[i] = total / (2.0 * x.shape[0])
-    g[:, :] = np.dot(r, x) / x.shape[0]
-
-
 def least_squares_landscape(with_value_grad=True):
-    extra = dict(tile_grad=ls_tile_grad, value_grad=ls_value_grad, tile_value_grad=ls_tile_value_grad) \
+    """``sd.landscapes.least_squares`` on (X, Y), with coordinate groups a/b, and without its
+    ``value_grad`` / tile forms when ``with_value_grad`` is False."""
+    model = sd.landscapes.least_squares(X, Y)
+    extra = dict(tile_grad=model.tile_grad, value_grad=model.value_grad, tile_value_grad=model.tile_value_grad) \
         if with_value_grad else {}
-    return sd.Landscape("loss_test_ls", 3, ls_grad, ls_loss, form="array", data={"X": X, "y": Y},
+    return sd.Landscape("loss_test_ls", 3, model.grad, model.loss, form="array", data=model.data,
                         groups={"a": slice(0, 1), "b": slice(1, 3)}, **extra)
 
 
