@@ -121,14 +121,18 @@ def _critical_points(values: dict) -> list[CriticalPoint]:
 TUPLE_MAX_DIM = 8
 
 
+def _product(s, v, out):
+    """out = S v, each row summed over j in order (the tuple form's order)."""
+    for i in range(v.shape[0]):
+        acc = s[i, 0] * v[0]
+        for j in range(1, v.shape[0]):
+            acc = acc + s[i, j] * v[j]
+        out[i] = acc
+
+
 def array_grad(w, p, data, t, g):
     """g = S w with S = ½(H + Hᵀ) = data[0], summed over j in order (as the tuple form)."""
-    s = data[0]
-    for i in range(w.shape[0]):
-        acc = s[i, 0] * w[0]
-        for j in range(1, w.shape[0]):
-            acc = acc + s[i, j] * w[j]
-        g[i] = acc
+    _product(data[0], w, g)
 
 
 def array_tile_grad(w, p, data, t, g):
@@ -139,12 +143,7 @@ def array_tile_grad(w, p, data, t, g):
 
 def array_hvp(w, p, data, t, u, out):
     """∇²f·u = S u, S = ½(H + Hᵀ) = data[0] (the Hessian of the form, constant in w)."""
-    s = data[0]
-    for i in range(w.shape[0]):
-        acc = s[i, 0] * u[0]
-        for j in range(1, w.shape[0]):
-            acc = acc + s[i, j] * u[j]
-        out[i] = acc
+    _product(data[0], u, out)
 
 
 def array_value_grad(w, p, data, t, g):
