@@ -9,6 +9,11 @@ or a ``numba.cuda.jit(device=True, inline="always")`` device function (CUDA), af
 * for float32, replacing its float literals by float32 constants and ``float(x)`` by
   ``np.float32(x)``: numba types ``x * 2.0`` as float64 when x is float32, which would silently
   run a float32 study in float64.
+
+A function with the attribute ``simdyn_inline = True`` is inlined into its callers on the CPU
+too (``numba.njit(inline="always")``, numba's IR inlining): a loop that calls it can then
+vectorise, which a call, even one LLVM inlines later, prevents (measured 8× on
+:func:`simdyn.landscapes.models._vector_tanh.vector_tanh`).
 """
 
 from __future__ import annotations
@@ -111,7 +116,8 @@ def compile_scalar(func, target: str, dtype: str = "float64"):
     if key not in _compiled:
         plain = retarget(func, target, dtype)
         if target == "cpu":
-            _compiled[key] = numba.njit(error_model="numpy")(plain)
+            inline = "always" if getattr(key[0], "simdyn_inline", False) else "never"
+            _compiled[key] = numba.njit(error_model="numpy", inline=inline)(plain)
         else:
             from numba import cuda
 

@@ -21,8 +21,9 @@ else 0 (fan_out, fan_in), κ, c, L, n₀ … n_L, s₁ … s_L]. Weights are lai
 layer, each in C order. The scratch row (:func:`scratch_size`) holds, for the hidden layers, the
 activations, φ', R{a_l} and φ''·s_l R{u_l}, then two (R-)gradient vectors of the widest layer.
 
-The tile forms (CPU) compute every trajectory's first layer as one product X·[W₁ of each] and
-its first-layer gradient as one product Xᵀ·[g₁ of each]; the other layers run the same loops.
+The tile form (CPU) turns the loops around: per trajectory, the examples run along the
+contiguous direction, u₁ = W₁ᵀ·Xᵀ and ∂L/∂W₁ = g₁·X are one matrix product each, and every
+other loop (axpys over the m examples, the activation by :func:`vector_tanh`) vectorises.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ._vector_tanh import vector_tanh
 
 ACTIVATIONS = ("tanh", "relu", "identity")
 
@@ -247,39 +250,166 @@ def hvp(w, p, data, t, u, out, s):
         backward(w, u, x, i, net, s, out, True, x, -1)
 
 
+def _activate_rows(rows, scale, code):
+    """φ(scale·u) in place over a (units, examples) block, for the tile forms: the same
+    arithmetic as :func:`activate`, with tanh from :func:`vector_tanh` so that the loop
+    vectorises."""
+    for j in range(rows.shape[0]):
+        row = rows[j]
+        for i in range(row.shape[0]):
+            z = row[i] * scale
+            if code == 0.0:
+                row[i] = vector_tanh(1.4142135623730951 * z)
+            elif code == 1.0:
+                row[i] = 1.4142135623730951 * z if z > 0.0 else 0.0 * z
+            else:
+                row[i] = z
+
+
+def _slope(h, code):
+    """φ' from the activation's value h = φ(z), as :func:`activate` computes it."""
+    if code == 0.0:
+        return 1.4142135623730951 * (1.0 - h * h)
+    if code == 1.0:
+        return 1.4142135623730951 if h > 0.0 else 0.0
+    return 1.0
+
+
+_slope.simdyn_inline = True  # inside a loop that must vectorise
+
+
+def _axpy(a, x, y):
+    """y += a·x on rows (a loop LLVM vectorises)."""
+    for i in range(y.shape[0]):
+        y[i] += a * x[i]
+
+
+_axpy.simdyn_inline = True
+
+
+def _scaled_copy(x, a, b, y):
+    """y = x·a·b elementwise (in that order of products)."""
+    for i in range(y.shape[0]):
+        y[i] = x[i] * a * b
+
+
+_scaled_copy.simdyn_inline = True
+
+
+def _weight_rows(w, off, n_in, n_out, fan_in_major, into):
+    """into[k, j] = the weight from input unit k to output unit j of the layer at ``off``."""
+    for k in range(n_in):
+        for j in range(n_out):
+            into[k, j] = w[_index(off, k, j, n_in, n_out, fan_in_major)]
+
+
+def _tile_row(w, g, y, net, a1, g1, acts, cur, nxt, wl):
+    """Loss of one trajectory of a tile, its gradient for layers 2 … L into g, and ∂L/∂u₁ into g1,
+    given its first-layer pre-activations a1 = u₁ (n₁, m), which become a₁ in place. Examples
+    run along the rows (the contiguous, vectorised direction); acts holds layers 2 … L − 1."""
+    n_layers, hidden, widest, weights = _layout(net)
+    code = net[0]
+    fan_in_major = net[1] != 0.0
+    m = a1.shape[1]
+    n1 = int(net[6])
+    # Forward: a_l = φ(s_l·W_lᵀ a_{l−1}), out = c·s_L·W_Lᵀ a_{L−1} (into cur).
+    if n_layers == 1:
+        for o in range(n1):
+            _scaled_copy(a1[o], net[5 + n_layers + 1], net[3], cur[o])
+    else:
+        _activate_rows(a1, net[5 + n_layers + 1], code)
+    off = int(net[5]) * n1
+    at = 0
+    for l in range(2, n_layers + 1):
+        n_in = int(net[4 + l])
+        n_out = int(net[5 + l])
+        scale = net[5 + n_layers + l]
+        src = a1 if l == 2 else acts[at - n_in:at]
+        dst = cur[:n_out] if l == n_layers else acts[at:at + n_out]
+        weight = wl[:n_in, :n_out]
+        _weight_rows(w, off, n_in, n_out, fan_in_major, weight)
+        for j in range(n_out):
+            row = dst[j]
+            row[:] = 0.0
+            for k in range(n_in):
+                _axpy(weight[k, j], src[k], row)
+        if l < n_layers:
+            _activate_rows(dst, scale, code)
+            at += n_out
+        else:
+            for j in range(n_out):
+                _scaled_copy(dst[j], scale, net[3], dst[j])
+        off += n_in * n_out
+    # Loss and ∂L/∂u_L = 2κ·c·s_L·(out − y).
+    n_out = y.shape[1]
+    factor = 2.0 * net[2] * net[3] * net[5 + 2 * n_layers]
+    total = 0.0
+    for o in range(n_out):
+        row = cur[o]
+        for i in range(m):
+            e = row[i] - y[i, o]
+            total += e * e
+            row[i] = factor * e
+    # Backward: ∂L/∂W_l[k, j] = Σ_i g_l[j, i]·a_{l−1}[k, i];  g_{l−1} = (W_l g_l) ⊙ φ'·s_{l−1}.
+    for l in range(n_layers, 1, -1):
+        n_in = int(net[4 + l])
+        n_out = int(net[5 + l])
+        off -= n_in * n_out
+        below = a1 if l == 2 else acts[at - n_in:at]
+        weight = wl[:n_in, :n_out]
+        _weight_rows(w, off, n_in, n_out, fan_in_major, weight)
+        for k in range(n_in):
+            for j in range(n_out):
+                g[_index(off, k, j, n_in, n_out, fan_in_major)] = np.dot(cur[j], below[k])
+        scale_below = net[5 + n_layers + l - 1]
+        for k in range(n_in):
+            row = nxt[k]
+            row[:] = 0.0
+            for j in range(n_out):
+                _axpy(weight[k, j], cur[j], row)
+            h = below[k]
+            for i in range(m):
+                row[i] = row[i] * _slope(h[i], code) * scale_below
+        cur, nxt = nxt, cur
+        if l > 2:
+            at -= n_in
+    g1[:, :] = cur[:n1]
+    return net[2] * total
+
+
 def tile_value_grad(w, p, data, t, g, out):
-    """:func:`value_grad` for a tile of trajectories (rows of W, G; losses into out): the first
-    layer's u₁ = X·W₁ᵀ and ∂L/∂W₁ = Xᵀ·g₁ of every trajectory as one matrix product each."""
+    """:func:`value_grad` for a tile of trajectories (rows of W, G; losses into out).
+
+    Each trajectory runs with the examples along the contiguous direction: its first layer is
+    one matrix product u₁ = W₁ᵀ·Xᵀ of shape (n₁, m), its other layers are loops over the m
+    examples that vectorise (the activations included, :func:`vector_tanh`), and ∂L/∂W₁ is one
+    product g₁·X. Every buffer is allocated once per call and is small (a few (n, m) blocks):
+    tile-wide (64·n₁, m) products cost more in page faults than they saved."""
     x, y, net = data[0], data[1], data[2]
     n_layers, hidden, widest, weights = _layout(net)
     fan_in_major = net[1] != 0.0
     m, n0 = x.shape
     n1 = int(net[6])
-    n = w.shape[0]
-    first = np.empty((n0, n * n1), dtype=w.dtype)  # first[k, r·n₁ + j] = weight k -> j of trajectory r
-    for r in range(n):
-        for k in range(n0):
-            for j in range(n1):
-                first[k, r * n1 + j] = w[r, _index(0, k, j, n0, n1, fan_in_major)]
-    z1 = np.dot(x, first)  # (m, n·n₁)
-    back = np.empty_like(z1)
-    s = np.empty(4 * hidden + 4 * widest, dtype=w.dtype)
-    for r in range(n):
+    x_t = np.ascontiguousarray(x.T)  # (n₀, m)
+    first = np.empty((n1, n0), dtype=w.dtype)  # W₁ᵀ of one trajectory
+    a1 = np.empty((n1, m), dtype=w.dtype)
+    back = np.empty((n1, m), dtype=w.dtype)
+    grad_first = np.empty((n1, n0), dtype=w.dtype)
+    acts = np.empty((max(hidden - n1, 1), m), dtype=w.dtype)
+    cur = np.empty((widest, m), dtype=w.dtype)
+    nxt = np.empty((widest, m), dtype=w.dtype)
+    wl = np.empty((widest, widest), dtype=w.dtype)
+    for r in range(w.shape[0]):
         row = w[r]
-        gr = g[r]
-        for k in range(w.shape[1]):
-            gr[k] = 0.0
-        total = 0.0
-        for i in range(m):
-            forward(row, row, x, i, net, s, False, z1, r * n1)
-            total += _output_gradient(y, i, net, s, False)
-            backward(row, row, x, i, net, s, gr, False, back, r * n1)
-        out[r] = net[2] * total
-    grad_first = np.dot(x.T, back)  # (n₀, n·n₁)
-    for r in range(n):
-        for k in range(n0):
-            for j in range(n1):
-                g[r, _index(0, k, j, n0, n1, fan_in_major)] = grad_first[k, r * n1 + j]
+        for j in range(n1):
+            for k in range(n0):
+                first[j, k] = row[_index(0, k, j, n0, n1, fan_in_major)]
+        np.dot(first, x_t, a1)
+        out[r] = _tile_row(row, g[r], y, net, a1, back, acts, cur, nxt, wl)
+        np.dot(back, x, grad_first)
+        for j in range(n1):
+            for k in range(n0):
+                g[r, _index(0, k, j, n0, n1, fan_in_major)] = grad_first[j, k]
 
 
 def tile_grad(w, p, data, t, g):

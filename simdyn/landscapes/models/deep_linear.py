@@ -21,8 +21,9 @@ Initialiser
 Forms (:mod:`simdyn.landscapes.models._network`)
     ``grad``, ``loss``, ``value_grad`` and ``hvp`` (exact, forward over reverse) loop over
     examples, keeping each example's activations in the trajectory's scratch row (``scratch``
-    floats; compiled for the CPU and CUDA). ``tile_grad``/``tile_value_grad`` (CPU) do the
-    tile's first layer as one product X·[W₁ᵀ of every trajectory] and its gradient as Xᵀ·[…].
+    floats; compiled for the CPU and CUDA). ``tile_grad``/``tile_value_grad`` (CPU) run each
+    trajectory with the examples along the vector lanes: the first layer W₁ᵀXᵀ and its
+    gradient g₁X as one matrix product each, the other layers as loops over the examples.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ Initialiser
 Forms
     ``grad``, ``loss``, ``value_grad``, ``hvp`` loop over examples with the hidden activations
     in the trajectory's scratch row (``scratch`` = 4·(L − 1)·n₁ + 4·max(n₁, n_L) floats; CPU and
-    CUDA). ``tile_grad``/``tile_value_grad`` (CPU) compute the first layer of a whole tile as one
-    GEMM X·[W₁ of every trajectory] and ∇W₁ as one GEMM Xᵀ·[…]; the other layers by loops.
+    CUDA). ``tile_grad``/``tile_value_grad`` (CPU) run each trajectory with the examples along
+    the vector lanes: u₁ = W₁ᵀXᵀ and ∇W₁ = g₁X as one matrix product each, the other layers and
+    tanh (a vectorisable tanh, ``_vector_tanh``, within 2 ulp) as loops over the examples.
 """
 
 from __future__ import annotations
