@@ -89,6 +89,10 @@ OBSERVERS: dict[str, Callable] = {
     "max_step": observe.MaxStep,
     "period": observe.Period,
     "tail": observe.Tail,
+    "loss_trace": observe.LossTrace,
+    "trainability": observe.Trainability,
+    "lyapunov": observe.Lyapunov,
+    "sharpness": observe.Sharpness,
 }
 """Observers a study may name: ``name -> constructor``; the table's other keys are its kwargs,
 e.g. ``observers = [{name = "hitting", tol = 1e-3}, "period"]``."""

@@ -60,3 +60,42 @@ def test_a_built_landscape_needs_its_arguments():
         get_landscape({"name": "random_quadratic", "d": 3})
     with pytest.raises(ValueError, match="one of random_quadratic"):
         get_landscape({"name": "valley"})
+
+
+def test_a_study_names_the_loss_and_tangent_observers():
+    # Oracle: the same run through sd.simulate with the observers constructed in Python.
+    study = load_study("""
+optimizer = "sgd"
+landscape = { name = "random_quadratic", d = 3, eigenvalues = [0.5, 1.0, 3.0], seed = 4 }
+steps = 30
+observers = [{ name = "loss_trace", every = 10 }, { name = "trainability", window = 5 }, { name = "sharpness", every = 10 }]
+[hyper]
+lr = [0.1, 0.7]
+[x0]
+points = [[1.0, -0.5, 0.25], [0.2, 0.3, -0.4]]
+""")
+    got = run_study(study, progress=False)
+    land = sd.landscapes.random_quadratic(3, EIGENVALUES, seed=4)
+    want = sd.simulate("sgd", land, X0, 30, hyper={"lr": [0.1, 0.7]}, progress=False,
+                       observers=[sd.observe.LossTrace(every=10), sd.observe.Trainability(window=5),
+                                  sd.observe.Sharpness(every=10)])
+    for name in ("loss_trace", "trainable", "trainability_score", "sharpness"):
+        np.testing.assert_array_equal(got[name].values, want[name].values)
+    np.testing.assert_allclose(got.sharpness.values[..., -1], 3.0, rtol=1e-8)  # λ_max(H) = 3
+
+
+def test_a_study_names_the_lyapunov_observer():
+    study = load_study("""
+optimizer = "sgd"
+landscape = "valley"
+steps = 200
+observers = [{ name = "lyapunov", transient = 20 }]
+[hyper]
+lr = 0.1
+[x0]
+points = [[0.5, 0.5]]
+""")
+    got = run_study(study, progress=False)
+    want = sd.simulate("sgd", "valley", np.array([[0.5, 0.5]]), 200, hyper={"lr": 0.1}, progress=False,
+                       observers=[sd.observe.Lyapunov(transient=20)])
+    np.testing.assert_array_equal(got.lyapunov.values, want.lyapunov.values)
