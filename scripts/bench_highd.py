@@ -32,8 +32,10 @@ same process:
     Cold compile of the first array-form kernel and whether later dimensions compile anything
     (the array form's source does not depend on d).
 
-Usage: ``python scripts/bench_highd.py [--quick] [--only ROW ...]`` (``--quick``: small sizes, a
-smoke run; ``--only``: the rows named, e.g. ``--only network``).
+Usage: ``python scripts/bench_highd.py [--quick] [--only ROW ...] [--clock wall|cpu] [--repeats K]``
+(``--quick``: small sizes, a smoke run; ``--only``: the rows named, e.g. ``--only network``;
+``--clock cpu``: the adam row in the process's CPU time, e.g. ``NUMBA_NUM_THREADS=1 python
+scripts/bench_highd.py --only adam --clock cpu --repeats 7``; ``--repeats``: its rounds).
 """
 
 from __future__ import annotations
@@ -224,18 +226,30 @@ HAND_2D = (("hand, 1 division", True, False), ("hand, 2 divisions", False, False
            ("hand, 1 division + freeze", True, True))
 
 
-def adam_2d_row(n: int, steps: int) -> dict:
+def adam_2d_row(n: int, steps: int, repeats: int = 3, clock=time.perf_counter) -> dict:
+    """Trajectory-steps per second of simdyn's kernel (the whole ``run_batch`` call) and of each
+    hand kernel, best of ``repeats`` rounds in which every kernel runs once (interleaved, so a
+    change of the machine's load hits them alike), timed by ``clock``."""
     x0 = np.random.default_rng(2).uniform(-1, 1, (n, 2))
     plan = make_plan("adam", "valley", x0, steps, hyper={"lr": 1e-3}, params={"a": 1e-3})
-    out = {"simdyn": kernel_rate(plan)}
+    launch = plan.launches[0]
+
+    def state():
+        return (np.ascontiguousarray(x0.T), np.zeros((2, n)), np.zeros((2, n)), np.zeros(n, dtype=np.int64))
+
+    runs = {"simdyn": lambda: run_batch(launch.request, launch.inputs)}
     for name, one, freeze in HAND_2D:
         kernel = _make_hand_2d(one, freeze)
-        state = lambda: (np.ascontiguousarray(x0.T), np.zeros((2, n)), np.zeros((2, n)),  # noqa: E731
-                         np.zeros(n, dtype=np.int64))
-        kernel(*state(), 1e-3, 1e-3, 2, 2048, 1e10)
-        best = min(_timed(kernel, *state(), 1e-3, 1e-3, steps, 2048, 1e10) for _ in range(3))
-        out[name] = n * steps / best
-    return out
+        kernel(*state(), 1e-3, 1e-3, 2, 2048, 1e10)  # compile
+        runs[name] = lambda kernel=kernel: kernel(*state(), 1e-3, 1e-3, steps, 2048, 1e10)
+    run_batch(launch.request, launch.inputs)  # compile
+    best = dict.fromkeys(runs, math.inf)
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = clock()
+            run()
+            best[name] = min(best[name], clock() - start)
+    return {name: n * steps / seconds for name, seconds in best.items()}
 
 
 # -- row 4: the trainability network over a learning-rate grid ----------------------------------
@@ -326,6 +340,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     parser.add_argument("--only", choices=ROWS, action="append", help="run only this row (repeatable)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="adam row: wall-clock time, or the process's CPU time (run with NUMBA_NUM_THREADS=1 "
+                             "for one thread's, which a busy machine disturbs less)")
+    parser.add_argument("--repeats", type=int, default=3, help="adam row: interleaved rounds, best of (default 3)")
     args = parser.parse_args(argv)
     q = args.quick
     rows = set(args.only or ROWS)
@@ -356,8 +374,10 @@ def main(argv=None):
               f"{nw['simdyn'] / nw['torch']:.2f}x without; bar >= 2x) | paper's 4096^2 x 500 image: "
               f"{paper / 3600:.3g} h here")
     if "adam" in rows:
-        a = adam_2d_row(2**14 if q else 2**20, 50 if q else 1000)
-        print(f"adam 2-D  simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        a = adam_2d_row(2**14 if q else 2**20, 50 if q else 1000, args.repeats, clock)
+        print(f"adam 2-D  ({args.clock} time, {numba.get_num_threads()} threads, best of {args.repeats}) "
+              f"simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
               f"({a['simdyn'] / a['hand, 1 division']:.2f}x, bar >= 0.9x) | hand 2 div {a['hand, 2 divisions']:.3g} "
               f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x) | hand 1 div + freeze {a['hand, 1 division + freeze']:.3g} "
               f"({a['simdyn'] / a['hand, 1 division + freeze']:.2f}x)")

@@ -24,7 +24,7 @@ the tile loop only if it needs at most ``-vectorize-memory-check-threshold`` run
 checks between the rows it loads and stores (default 128: all four observers on Adam passed it
 and ran ~11x slower scalar; the engine raises it to 1024), and with N a power of two the rows of
 the (rows, N) state arrays map to the same L1 cache sets (4-12x slower; the engine pads each row
-to an odd number of cache lines). ``--n 262144`` checks the second.
+to an odd multiple of 512 bytes, which also keeps rows from 4K-aliasing). ``--n 262144`` checks the second.
 
 Usage: ``python scripts/bench_observers.py [--n 250000] [--steps 500] [--rounds 5]
 [--optimizers adam sgd] [--threads 1] [--out out/] [--quick]``; writes

@@ -450,7 +450,11 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
         tile_value_grad=(land.tile_grad is not None and land.tile_value_grad is not None
                          and any(obs.sees_loss for obs in run_observers)),
     )
-    request = KernelRequest(opt, flags, land, sched, run_observers, layout, args.dtype, args.target)
+    # every value of each float hyperparameter (all groups): the update rule may be specialised on them
+    n_per_group = len(opt.float_hypers)
+    values = {name: hyper_table[i::n_per_group] for i, name in enumerate(opt.float_hypers)} if n_per_group else {}
+    kernel_opt = dataclasses.replace(opt, update=opt.kernel_update(values))
+    request = KernelRequest(kernel_opt, flags, land, sched, run_observers, layout, args.dtype, args.target)
     inputs = BatchInputs(
         hypers=hyper_table,
         schedule=sched_table,

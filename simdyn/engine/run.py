@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .allocation import TABLES, kernel_arrays
+from .allocation import TABLES, kernel_arrays, zeros
 from .array_codegen import TILE_ROWS, array_argument_names
 from .codegen import argument_names
 from .kernels import KernelRequest, get_kernel
@@ -161,8 +161,9 @@ def per_trajectory(x0: np.ndarray, table: np.ndarray, start: int, stop: int, out
 
 def _zeros(req: KernelRequest, inp: BatchInputs, n: int, n_combos: int) -> dict:
     """Zeroed kernel arrays, exactly those :func:`simdyn.engine.allocation.kernel_arrays` lists
-    (the memory check counts the same list)."""
-    return {name: np.zeros(shape, dtype=dtype) for name, (shape, dtype) in kernel_arrays(req, inp, n, n_combos).items()}
+    (the memory check counts the same list), placed in their pages by
+    :func:`simdyn.engine.allocation.zeros`."""
+    return zeros(kernel_arrays(req, inp, n, n_combos))
 
 
 def _fill_tables(a: dict, inp: BatchInputs, first: int, last: int) -> dict:
@@ -204,7 +205,7 @@ def _allocate(req: KernelRequest, inp: BatchInputs, g: np.ndarray, contiguous: b
         a["W"][:, :n] = inp.x0[g % n_ic].T
         a["S"][:, :, :n] = inp.init_state[:, None, g // n_ic]
     if inp.record_every:
-        a["R"][0] = a["W"]
+        a["R"][0, :, :n] = a["W"][:, :n]
     tables = _fill_tables(a, inp, first, last)
     a["G"][:n] = g
     _fill_lanes(a, req, tables, g // n_ic, n)

@@ -84,6 +84,16 @@ class Optimizer:
     #: the slot arrays ``s`` and float hyperparameters ``h`` (arrays broadcasting together).
     #: Used by ``sd.observe.Sharpness(preconditioned=True)``; None for non-adaptive methods.
     preconditioner: Callable | None = None
+    #: ``specialize(values) -> update``: an update rule equal to ``update`` bit for bit when the
+    #: float hyperparameters take ``values`` (name -> array of every value a launch uses), with
+    #: the work those values make trivial left out (Adam without decay). The engine compiles it
+    #: in place of ``update`` (:meth:`kernel_update`); it is part of the kernel's cache key, the
+    #: values are not. None: ``update`` always.
+    specialize: Callable | None = None
+
+    def kernel_update(self, values: dict) -> Callable:
+        """The update rule the kernel compiles for the hyperparameter ``values`` (see ``specialize``)."""
+        return self.update if self.specialize is None else self.specialize(values)
 
     def __post_init__(self):
         if next(iter(self.hypers)) != "lr":
