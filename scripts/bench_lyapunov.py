@@ -2,15 +2,16 @@
 
 Workloads (float64, CPU): Adam (torch defaults, lr 10⁻²) on the valley x² + 10⁻³y² and on
 Rosenbrock, N initial points uniform in [−1, 1]² from a fixed seed. Timed in the same process,
-interleaved, best of ``--repeats`` runs each, compilation excluded:
+interleaved (each repeat runs every workload once), best of ``--repeats`` runs each, compilation
+excluded:
 
 * ``plain``: ``sd.simulate`` without observers (the engine's fused, tiled kernel);
 * ``lyapunov``: ``sd.lyapunov`` (one tangent vector: one JVP of the step per step, which also
   advances the state; a separate driver tiled over trajectories like the engine's kernel, not
   fused into it);
 * ``observer``: ``sd.simulate`` with ``sd.observe.Lyapunov()`` (the step's JVP fused into the
-  engine's kernel, renormalised every step, a logarithm every 8 steps), and ``observer/8`` with
-  ``renormalize_every=8``;
+  engine's kernel, ż rescaled by a power of two every step inside the step loop, a logarithm
+  every 8 steps in a loop of its own), and ``observer/8`` with ``renormalize_every=8``;
 * ``spectrum``: ``sd.lyapunov(spectrum=True)`` (6 vectors for Adam in 2-D, modified
   Gram–Schmidt every step, one trajectory per prange iteration), and ``observer spectrum``:
   ``sd.observe.Lyapunov(spectrum=True)`` (the 6 vectors in the kernel, Gram–Schmidt every step).
@@ -47,14 +48,18 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def best_of(repeats, fn, clock=time.perf_counter):
-    fn()  # compile
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
+def best_of(repeats, fns, clock=time.perf_counter):
+    """The best time of each of ``fns`` (a dict), after one untimed call each (compilation); the
+    repeats go round the dict, so that a change of load on a shared machine hits every entry."""
+    for fn in fns.values():
         fn()
-        times.append(clock() - t0)
-    return min(times)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = clock()
+            fn()
+            times[name].append(clock() - t0)
+    return {name: min(t) for name, t in times.items()}
 
 
 def main(argv=None):
@@ -73,19 +78,22 @@ def main(argv=None):
             return sd.simulate("adam", landscape, x0=x0, steps=args.steps, hyper=hyper, observers=list(observers),
                                progress=False)
 
-        def timed(fn):
-            return best_of(args.repeats, fn, clock)
-
-        plain = timed(simulate)
-        lyap = timed(lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper))
-        observer = {every: timed(lambda: simulate([sd.observe.Lyapunov(renormalize_every=every)])) for every in (1, 8)}
-        spec = timed(lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper, spectrum=True))
-        in_kernel = timed(lambda: simulate([sd.observe.Lyapunov(spectrum=True)]))
+        best = best_of(args.repeats, {
+            "plain": simulate,
+            "lyapunov": lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper),
+            "observer": lambda: simulate([sd.observe.Lyapunov()]),
+            "observer/8": lambda: simulate([sd.observe.Lyapunov(renormalize_every=8)]),
+            "spectrum": lambda: sd.lyapunov("adam", landscape, x0, args.steps, hyper=hyper, spectrum=True),
+            "observer spectrum": lambda: simulate([sd.observe.Lyapunov(spectrum=True)]),
+        }, clock)
+        plain = best["plain"]
         rate = args.n * args.steps
-        rows[landscape] = (plain, lyap, observer[1], observer[8], spec, in_kernel)
-        log(f"adam on {landscape:10s}: plain {rate / plain:.3g} traj-steps/s; sd.lyapunov {lyap / plain:.2f}x plain; "
-            f"observer {observer[1] / plain:.2f}x, observer/8 {observer[8] / plain:.2f}x plain; "
-            f"spectrum (6 exponents) {spec / plain:.2f}x plain, in the kernel {in_kernel / plain:.2f}x plain")
+        rows[landscape] = tuple(best.values())
+        log(f"adam on {landscape:10s}: plain {rate / plain:.3g} traj-steps/s; "
+            f"sd.lyapunov {best['lyapunov'] / plain:.2f}x plain; "
+            f"observer {best['observer'] / plain:.2f}x, observer/8 {best['observer/8'] / plain:.2f}x plain; "
+            f"spectrum (6 exponents) {best['spectrum'] / plain:.2f}x plain, "
+            f"in the kernel {best['observer spectrum'] / plain:.2f}x plain")
     log.write(os.path.join(args.out, "bench_lyapunov.txt"))
     return rows
 
