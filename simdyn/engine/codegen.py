@@ -36,6 +36,7 @@ next to the gradient (see :mod:`simdyn.observe.base`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -182,8 +183,9 @@ def _tangent_names(layout: KernelLayout, so: int, c: int) -> tuple[list[str], li
 def _step_body(layout: KernelLayout, traj: str, target: str) -> list[str]:
     """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m. A single tangent vector
     is rescaled in it (:func:`_rescale`, branch-free; ``due`` says whether step t renormalises); the
-    rest of the tangent observer's bookkeeping (:func:`_renormalisation`) is part of it on CUDA,
-    while the CPU kernel runs that in loops of its own, which keep the square root and the
+    rest of the tangent observer's bookkeeping (:func:`_renormalisation`: the restart after the
+    transient and, for several vectors, the Gram–Schmidt and the logarithms) is part of it on
+    CUDA, while the CPU kernel runs that in loops of its own, which keep the square root and the
     logarithm out of the step loop."""
     d = layout.dim
     tangent = _tangent(layout)
@@ -292,23 +294,23 @@ _POW2 = {
 def _rescale(layout: KernelLayout, m: int, so: int, target: str) -> list[str]:
     """The renormalisation of a single tangent vector ż after step t (its ``ob_`` slots), where the
     trajectory moved (``ok``) and step t renormalises (``due``): ż is divided by 2ᵉ, e = ⌊log₂
-    maxᵢ |żᵢ|⌋, and after the transient (oq_m[0]) 2ᵉ is multiplied into ``stretch``. Dividing
-    by a power of two is exact, so ‖J_t ⋯ J_1 ż₀‖ = ∏ 2ᵉ · ‖ż_t‖ holds to the rounding of the
-    JVPs alone, whatever the scale; the largest component lands in [1, 2) and ‖ż‖ in [1, 2√n),
-    as far from overflow as a division by the norm would leave it. No square root, no
-    division: the rescaling runs inside the vectorised step loop on the CPU."""
+    maxᵢ |żᵢ|⌋, and after the transient (oq_m[0]) e·ln 2 is added to ``log_stretch`` (``stretch``
+    stays 1: with one vector no logarithm is taken). Dividing by a power of two is exact, so
+    ln ‖J_t ⋯ J_1 ż₀‖ = Σ e·ln 2 + ln ‖ż_t‖ holds to the rounding of the JVPs and of the sum,
+    whatever the scale; the largest component lands in [1, 2) and ‖ż‖ in [1, 2√n), as far from
+    overflow as a division by the norm would leave it. No square root, division or logarithm:
+    the rescaling runs inside the vectorised step loop on the CPU."""
     n, _ = _tangent_size(layout, m)
     vector = [f"ob_{so + i}" for i in range(n)]
-    stretch = f"ob_{so + n + 2}"
+    log_stretch = f"ob_{so + n}"
     exponent, power = _POW2[target]
     largest = f"abs({vector[0]})"
     for v in vector[1:]:
         largest = f"max({largest}, abs({v}))"
     return [f"exponent = {exponent.format(x=largest)}",
             "exponent = exponent if (ok & due) else 0",
-            f"grow = {power.format(e='exponent')}",
             f"shrink = {power.format(e='-exponent')}",
-            f"{stretch} = {stretch} * grow if (t > oq_{m}[0]) else {stretch}",
+            f"{log_stretch} += {math.log(2.0)!r} * exponent if (t > oq_{m}[0]) else 0.0",
             *[f"{v} = {v} * shrink" for v in vector]]
 
 
@@ -321,8 +323,8 @@ def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: st
       by r_cc, its norm after the projections on the vectors before it) and, after the transient
       (param 0), multiply r_cc into ``stretch`` of vector c (a single vector is rescaled in the
       step instead, :func:`_rescale`);
-    * every param 2 steps (≥ 8) add ln ``stretch`` to ``log_stretch`` and reset it to 1, so the
-      logarithm is off the steps that only renormalise, which vectorise on the CPU;
+    * with p > 1, every param 2 steps (≥ 8) add ln ``stretch`` to ``log_stretch`` and reset it to
+      1, so the logarithm is off the steps that only renormalise, which vectorise on the CPU;
     * after the transient step, restart the vectors at :func:`start_frame`.
 
     ``slot`` formats a slot index into its variable, ``moved`` says whether the trajectory moved
@@ -357,7 +359,7 @@ def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: st
             *[f"{v} *= inv" for v in vec(c)],
         ]
     logarithm = []
-    for c in range(vectors):
+    for c in range(vectors if vectors > 1 else 0):
         logarithm += [f"{log_stretch[c]} += math.log({stretch[c]})", f"{stretch[c]} = 1.0"]
     restart = [f"{v} = {value!r}" for c, column in enumerate(start_frame(n, vectors))
                for v, value in zip(vec(c), column)]
