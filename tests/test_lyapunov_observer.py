@@ -45,6 +45,23 @@ def test_gd_on_a_quadratic_equals_the_closed_form_finite_time_stretch(transient,
     assert ds.lyapunov.attrs["units"] == "1/step"
 
 
+@pytest.mark.parametrize("h, lrs", [(H, [100.0, 1.0, 0.05]), (np.eye(2), [0.999, 1.001, 0.5])])
+def test_tangent_growing_or_shrinking_a_thousandfold_a_step_keeps_the_closed_form(h, lrs):
+    # ż is rescaled by a power of two each step: here by about 2^±10 (factors |1 − ηhᵢ| of 999 and
+    # 10⁻³); GD at rest at the minimum keeps the state still while ż grows or shrinks (oracle: the
+    # closed form of the first test; ż's coordinates are 0 after one step where ηhᵢ = 1)
+    lrs = np.array(lrs)
+    steps = 200
+    ds = in_kernel("sgd", "quadratic", np.array([[0.0, 0.0]]), steps, sd.observe.Lyapunov(renormalize_every=7),
+                   hyper={"lr": lrs}, params={"h": h})
+    factors = np.abs(1.0 - lrs[:, None] * np.diag(h)[None, :])
+    top = np.log(factors.max(axis=1))
+    rest = np.sum((factors / factors.max(axis=1, keepdims=True)) ** (2 * steps), axis=1)
+    expected = top + 0.5 * np.log(rest / 2.0) / steps
+    assert np.all(ds.w.values == 0.0)
+    np.testing.assert_allclose(ds.lyapunov.values.ravel(), expected, rtol=1e-12, atol=1e-13)
+
+
 @pytest.mark.parametrize("lr, beta", [(0.1, 0.5), (0.15, 0.05)])
 def test_heavy_ball_on_a_quadratic_has_ln_spectral_radius(lr, beta):
     ds = in_kernel("momentum", "quadratic", np.array([[0.3, -0.2]]), 20000, sd.observe.Lyapunov(transient=10),

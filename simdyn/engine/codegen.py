@@ -36,6 +36,7 @@ next to the gradient (see :mod:`simdyn.observe.base`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -179,10 +180,13 @@ def _tangent_names(layout: KernelLayout, so: int, c: int) -> tuple[list[str], li
     return dw, ds
 
 
-def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = True) -> list[str]:
-    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m. A tangent observer's
-    renormalisation is part of it with ``inline_renormalisation``; the CPU kernel runs it in
-    loops of its own instead, which keep the square root and the logarithm out of the step loop."""
+def _step_body(layout: KernelLayout, traj: str, target: str) -> list[str]:
+    """One step of one trajectory on local scalars: w_k, s_i_k, fa, ob_m. A single tangent vector
+    is rescaled in it (:func:`_rescale`, branch-free; ``due`` says whether step t renormalises); the
+    rest of the tangent observer's bookkeeping (:func:`_renormalisation`: the restart after the
+    transient and, for several vectors, the Gram–Schmidt and the logarithms) is part of it on
+    CUDA, while the CPU kernel runs that in loops of its own, which keep the square root and the
+    logarithm out of the step loop."""
     d = layout.dim
     tangent = _tangent(layout)
     w = [f"w_{k}" for k in range(d)]
@@ -242,7 +246,11 @@ def _step_body(layout: KernelLayout, traj: str, inline_renormalisation: bool = T
             lines.append(f"s_{i}_{k} = DT(u_{k}[{i}]) if ok else s_{i}_{k}")
     if tangent is not None:
         lines += _tangent_step(layout, *tangent)
-        if inline_renormalisation:
+        if _tangent_size(layout, tangent[0])[1] == 1:
+            if target == "cuda":
+                lines.append(f"due = t % I64(oq_{tangent[0]}[1]) == 0")
+            lines += _rescale(layout, *tangent, target)
+        if target == "cuda":
             lines += _renormalisation(layout, *tangent, "ob_{}", "ok", f"oq_{tangent[0]}[{{}}]", [])
     for m, (so, ns, qo, nq) in enumerate(_observer_offsets(layout)):
         if _has(layout.observer_tangent, m):
@@ -271,16 +279,52 @@ def _tangent_step(layout: KernelLayout, m: int, so: int) -> list[str]:
     return lines
 
 
+#: Per target, the binary exponent ⌊log₂ x⌋ of a float64 x > 0 (``{x}``) and the float64 2ᵉ of
+#: an integer e (``{e}``). On the CPU from the bits (x's biased exponent field, x ≥ 0), which
+#: vectorises; on CUDA by frexp/ldexp (numba-cuda compiles a view of the bits as a device
+#: function that needs a GPU to compile). The two agree for every normal x and every e in
+#: [−1022, 1023].
+_POW2 = {
+    "cpu": ("I64((np.float64({x}).view(np.uint64) >> 52) & 2047) - 1023",
+            "np.uint64(({e} + 1023) << 52).view(np.float64)"),
+    "cuda": ("math.frexp({x})[1] - 1", "math.ldexp(1.0, {e})"),
+}
+
+
+def _rescale(layout: KernelLayout, m: int, so: int, target: str) -> list[str]:
+    """The renormalisation of a single tangent vector ż after step t (its ``ob_`` slots), where the
+    trajectory moved (``ok``) and step t renormalises (``due``): ż is divided by 2ᵉ, e = ⌊log₂
+    maxᵢ |żᵢ|⌋, and after the transient (oq_m[0]) e·ln 2 is added to ``log_stretch`` (``stretch``
+    stays 1: with one vector no logarithm is taken). Dividing by a power of two is exact, so
+    ln ‖J_t ⋯ J_1 ż₀‖ = Σ e·ln 2 + ln ‖ż_t‖ holds to the rounding of the JVPs and of the sum,
+    whatever the scale; the largest component lands in [1, 2) and ‖ż‖ in [1, 2√n), as far from
+    overflow as a division by the norm would leave it. No square root, division or logarithm:
+    the rescaling runs inside the vectorised step loop on the CPU."""
+    n, _ = _tangent_size(layout, m)
+    vector = [f"ob_{so + i}" for i in range(n)]
+    log_stretch = f"ob_{so + n}"
+    exponent, power = _POW2[target]
+    largest = f"abs({vector[0]})"
+    for v in vector[1:]:
+        largest = f"max({largest}, abs({v}))"
+    return [f"exponent = {exponent.format(x=largest)}",
+            "exponent = exponent if (ok & due) else 0",
+            f"shrink = {power.format(e='-exponent')}",
+            f"{log_stretch} += {math.log(2.0)!r} * exponent if (t > oq_{m}[0]) else 0.0",
+            *[f"{v} = {v} * shrink" for v in vector]]
+
+
 def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: str, param: str,
                      loop: list[str]) -> list[str]:
     """The tangent observer's bookkeeping after step t (:class:`simdyn.observe.Lyapunov`):
 
-    * every ``renormalize_every`` steps (param 1), where the trajectory moved, orthonormalise the
-      p tangent vectors by modified Gram–Schmidt (Q R = the propagated frame, vector c divided by
-      r_cc, its norm after the projections on the vectors before it) and, after the transient
-      (param 0), multiply r_cc into ``stretch`` of vector c; with p = 1, divide ż by its norm;
-    * every param 2 steps (≥ 8) add ln ``stretch`` to ``log_stretch`` and reset it to 1, so the
-      logarithm is off the steps that only renormalise, which vectorise on the CPU;
+    * with p > 1 vectors, every ``renormalize_every`` steps (param 1), where the trajectory moved,
+      orthonormalise them by modified Gram–Schmidt (Q R = the propagated frame, vector c divided
+      by r_cc, its norm after the projections on the vectors before it) and, after the transient
+      (param 0), multiply r_cc into ``stretch`` of vector c (a single vector is rescaled in the
+      step instead, :func:`_rescale`);
+    * with p > 1, every param 2 steps (≥ 8) add ln ``stretch`` to ``log_stretch`` and reset it to
+      1, so the logarithm is off the steps that only renormalise, which vectorise on the CPU;
     * after the transient step, restart the vectors at :func:`start_frame`.
 
     ``slot`` formats a slot index into its variable, ``moved`` says whether the trajectory moved
@@ -300,7 +344,7 @@ def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: st
 
     transient, every, log_every = (f"I64({param.format(i)})" for i in range(3))
     renormalise = []
-    for c in range(vectors):
+    for c in range(vectors if vectors > 1 else 0):
         for b in range(c):
             renormalise += [
                 "proj = " + " + ".join(f"{u} * {v}" for u, v in zip(vec(b), vec(c))),
@@ -315,13 +359,15 @@ def _renormalisation(layout: KernelLayout, m: int, so: int, slot: str, moved: st
             *[f"{v} *= inv" for v in vec(c)],
         ]
     logarithm = []
-    for c in range(vectors):
+    for c in range(vectors if vectors > 1 else 0):
         logarithm += [f"{log_stretch[c]} += math.log({stretch[c]})", f"{stretch[c]} = 1.0"]
     restart = [f"{v} = {value!r}" for c, column in enumerate(start_frame(n, vectors))
                for v, value in zip(vec(c), column)]
     lines = []
     for condition, body in ((f"t % {every} == 0", renormalise), (f"t % {log_every} == 0", logarithm),
                             (f"t == {transient}", restart)):
+        if not body:
+            continue
         if loop:  # work on local copies: stores into O may alias its other rows for LLVM, which then
             # reloads every operand and does not vectorise (the Gram–Schmidt reads each row many times)
             used = sorted({v for v in slots if any(v in line for line in body)}, key=slots.index)
@@ -485,18 +531,24 @@ def cpu_source(layout: KernelLayout) -> str:
         tile_lines += _indent(per_trajectory + _observer_init(layout, "j"), 2)
     schedule = _schedules(layout)
     lane_lr = _lr_varies_per_trajectory(layout)
-    # An unsigned tile index spares numba's negative-index wraparound, which blocks vectorisation.
-    tile_lines += ["for t in range(t_begin + 1, t_end + 1):"]
-    tile_lines += _indent([] if lane_lr else schedule, 1)
-    tile_lines += ["    for j in range(U64(lo), U64(hi)):"]
-    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") \
-        + _step_body(layout, "j", inline_renormalisation=False) + _stores(layout, "j")
-    tile_lines += _indent(inner, 2)
     tangent = _tangent(layout)
-    if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t. The
-        # tangent observer's parameters are the same in every combination: read them from the tile's.
+    if tangent is not None:  # the tangent observer's parameters are the same in every combination:
+        # read them from the tile's
         m, so = tangent
         qo = _observer_offsets(layout)[m][2]
+        single = _tangent_size(layout, m)[1] == 1
+    if tangent is not None and single:  # whether step t rescales the single vector, once per step
+        tile_lines += [f"tangent_every = I64(OQ[{qo} + 1, c])"]
+    tile_lines += ["for t in range(t_begin + 1, t_end + 1):"]
+    tile_lines += _indent([] if lane_lr else schedule, 1)
+    if tangent is not None and single:
+        tile_lines += ["    due = t % tangent_every == 0"]
+    # An unsigned tile index spares numba's negative-index wraparound, which blocks vectorisation.
+    tile_lines += ["    for j in range(U64(lo), U64(hi)):"]
+    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") \
+        + _step_body(layout, "j", target="cpu") + _stores(layout, "j")
+    tile_lines += _indent(inner, 2)
+    if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t
         tile_lines += _indent(_renormalisation(layout, m, so, "O[{}, j]", "(F[j] == 0)", f"OQ[{qo} + {{}}, c]",
                                                ["for j in range(U64(lo), U64(hi)):"]), 1)
     if layout.record:
@@ -528,7 +580,7 @@ def cuda_source(layout: KernelLayout) -> str:
         thread += ["if t_begin == 0:"] + _indent(_observer_init(layout, "j"), 1)
     thread += _loads(layout, "j")
     thread += ["for t in range(t_begin + 1, t_end + 1):", *_indent(_schedules(layout), 1)]
-    step = _step_body(layout, "j")
+    step = _step_body(layout, "j", target="cuda")
     if layout.record:
         step += [
             "if t % rec_every == 0:",

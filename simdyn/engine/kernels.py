@@ -94,6 +94,7 @@ def _namespace(req: KernelRequest) -> dict:
     if any(req.layout.observer_tangent):
         ns.update({name: compile_scalar(func, target, dtype) for name, func in _tangent_pieces(req).items()})
         ns["math"] = math
+        ns["np"] = np
     for m, functions in enumerate(_observer_functions(req)):
         if functions is None:  # a tangent observer: advanced by the generated step itself
             continue

@@ -11,20 +11,25 @@ its Jacobian, ż_t = J_t(z_{t−1})·ż_{t−1}, and the largest exponent is its
 (:mod:`simdyn.tangent.forward`: the gradient's JVP is the Hessian–vector product, then each
 coordinate's ``update`` and the projection), so the state and its tangent advance in the same
 fused step; ż lives in this observer's first d·(1 + slots) slots. Every ``renormalize_every``
-steps (t a multiple of it) ż is divided by its norm and, after the transient, that norm is
-multiplied into ``stretch``; every max(8, ``renormalize_every``) steps the logarithm of
-``stretch`` is added to ``log_stretch`` and ``stretch`` restarts at 1 (a product of norms with a
-logarithm every few steps, as in :func:`simdyn.lyapunov`'s one-vector driver: the square root and
-the division vectorise on the CPU, the logarithm does not). The stretch since the last logarithm
-and since the last renormalisation is added in ``finalize`` from ``stretch`` and the final ż, so
-the result does not depend on where the renormalisations fall.
+steps (t a multiple of it) ż is divided by 2ᵉ, e = ⌊log₂ maxᵢ |żᵢ|⌋ (its largest component lands
+in [1, 2), ‖ż‖ in [1, 2√n)), and, after the transient, e·ln 2 is added to ``log_stretch``. The
+method needs only that ż be kept away from overflow and that the factors it was divided by be
+accounted for, ln ‖J_T ⋯ J_1 ż₀‖ = Σ ln(factors) + ln ‖ż_T‖ for any factors; a power of two
+divides exactly, and costs no square root, division or logarithm (on the CPU a few integer
+operations on the bits, inside the vectorised step loop). ``stretch`` stays 1 with one vector
+(it carries the spectrum's products, below). The stretch since the last renormalisation is
+added in ``finalize`` from the norm of the final ż, so the result does not depend on where the
+renormalisations fall.
 ż starts along (1, …, 1)/√n, and restarts there after step ``transient``.
 
 ``spectrum=True`` carries p tangent vectors (``n_exponents``, default n) and, every
 ``renormalize_every`` steps, orthonormalises them by modified Gram–Schmidt, Q_t R_t = J_t ⋯ Q_{t−k}:
 vector c is made orthogonal to the vectors before it and divided by its norm r_cc, which goes
 into its own ``stretch`` product (Benettin et al. 1980, part 2; Parker & Chua, *Practical
-Numerical Algorithms for Chaotic Systems*, 1989, §5.3), so that λ_c = Σ ln r_cc / T. The frame
+Numerical Algorithms for Chaotic Systems*, 1989, §5.3), so that λ_c = Σ ln r_cc / T; every
+max(8, ``renormalize_every``) steps the logarithm of each ``stretch`` is added to its
+``log_stretch`` and ``stretch`` restarts at 1 (a product of norms with a logarithm every few
+steps: the square roots and divisions vectorise on the CPU, the logarithm does not). The frame
 starts at the identity (p = n; otherwise (1, …, 1)/√n and fixed generic vectors,
 :func:`simdyn.engine.codegen.start_frame`); ``finalize`` adds the r_cc of the last, partial
 interval. Each vector costs one JVP of the step, and the Gram–Schmidt p²n/2 products, so the
@@ -32,10 +37,11 @@ state dimension is limited to 32 (an error names ``spectrum``).
 
 Output ``lyapunov`` = (log_stretch + ln stretch + ln ‖ż_T‖) / (number of steps after ``transient``
 on which the trajectory moved), in natural log per step; a trajectory frozen (diverged or
-non-finite) stops accumulating, and one with no step after the transient gets NaN. In float64 the
-product of the norms between two logarithms overflows (NaN) or underflows (−∞) only when ż grows
-or shrinks by a factor beyond 10³⁰⁸ over max(8, k) + k steps, i.e. |λ₁| above about 700/(max(8, k) + k)
-per step.
+non-finite) stops accumulating, and one with no step after the transient gets NaN. ż overflows
+only if it grows by more than 10³⁰⁸ within ``renormalize_every`` steps. With the spectrum, in
+float64 the product of the norms between two logarithms overflows (NaN) or underflows (−∞) only
+when a vector grows or shrinks by a factor beyond 10³⁰⁸ over max(8, k) + k steps (k =
+``renormalize_every``), i.e. |λ| above about 700/(max(8, k) + k) per step.
 """
 
 from __future__ import annotations
@@ -46,9 +52,9 @@ import numpy as np
 
 from .base import Observer
 
-#: Steps between the logarithms of the accumulated stretch (at least ``renormalize_every``): a
-#: product of the norms over 8 steps stays within float64 unless ż grows or shrinks by more than
-#: 10³⁸ in one step.
+#: Steps between the logarithms of the spectrum's accumulated stretch (at least
+#: ``renormalize_every``): a product of the norms over 8 steps stays within float64 unless a
+#: vector grows or shrinks by more than 10³⁸ in one step.
 LOG_EVERY = 8
 
 
