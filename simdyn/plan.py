@@ -425,7 +425,7 @@ def _launch(opt: Optimizer, args: _Arguments, sweeps: _Sweeps, observers: tuple,
     tables = {"H": hyper_table, "Q": sched_table, "P": param_table, "OQ": observer_params}
     lane_rows, tile_group = (), None
     if args.target == "cpu":
-        lane_rows, tile_group = lane_layout(sweep.shape, n_ic, tables, n_groups=len(groups))
+        lane_rows, tile_group = lane_layout(sweep.shape, n_ic, tables, n_groups=len(groups), step_powers=opt.step_powers)
     layout = KernelLayout(
         dim=land.dim if land.form == "tuple" else 0,  # the array form's source does not depend on d
         n_slots=len(opt.slots), n_hyper=hyper_table.shape[0], n_sched=sched_table.shape[0],

@@ -133,3 +133,18 @@ def test_sweep_shapes_compile_at_most_four_kernels():
             for params in ({}, {"a": [1e-3, 1e-2]}):
                 sd.simulate("adamax", "valley", x0, 3, hyper=hyper, params=params, progress=False)
     assert sd.cache_info()["builds"] - before <= 4
+
+
+def test_hyperparameters_raised_to_the_power_t_stay_tile_constants_unless_groups_hold_one_trajectory():
+    # Adam's bias corrections cost a pow per trajectory-step when β's are lanes (tiling docstring):
+    # 1 start × 256 lr × 4 β₁ keeps β₁ a tile constant (groups of 256), RMSProp (no powers) makes α
+    # a lane; with one trajectory per group (1 start × 64 β₁) Adam's β₁ becomes a lane too.
+    x1 = np.array([[0.5, 0.5]])
+
+    def lane_tables(opt, hyper):
+        return {t for t, _ in make_plan(opt, "valley", x1, 5, hyper=hyper).launches[0].request.layout.lane_rows}
+
+    lr = np.geomspace(1e-3, 1e-1, 256)
+    assert lane_tables("adam", {"lr": lr, "beta1": np.linspace(0, 0.9, 4)}) == {"Q"}
+    assert lane_tables("rmsprop", {"lr": lr, "alpha": np.linspace(0.5, 0.9, 4)}) == {"H", "Q", "P"}
+    assert lane_tables("adam", {"beta1": np.linspace(0, 0.9, 64)}) == {"H", "Q", "P"}

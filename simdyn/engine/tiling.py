@@ -18,8 +18,17 @@ costs a load, and a grid over lr fills whole tiles with no other kernel. When th
 tile groups smaller than :data:`GROUP_TARGET` (a sweep of landscape parameters or of other
 hyperparameters over few initial points), whole tables become lanes too, cheapest first: the
 other schedule parameters, the landscape's and the observers' (a load each), then the
-optimizer's hyperparameters (their per-step terms, such as a power βᵗ, are then computed per
-trajectory). That makes at most four kernels per optimizer and landscape.
+optimizer's hyperparameters (their per-step terms are then computed per trajectory). That
+makes at most four kernels per optimizer and landscape.
+
+An optimizer whose update raises hyperparameters to the power t (``Optimizer.step_powers``:
+the bias corrections 1 − βᵗ of Adam and its kin) pays a ``pow`` call per trajectory and step
+for them as lanes, which costs more than small tiles do. Measured on Adam in 2-D, one initial
+point × n learning rates × β₁ values (one thread, CPU time): with β₁ read per trajectory
+3.7e7 trajectory-steps/s whatever n, with β₁ a tile constant 2.7e7 at n = 1, 3.9e7 at 2, 5.0e7
+at 4, 2.0e8 at 16 and 3.7e8 at 256; RMSProp and momentum, without powers, run at 3.7e8 and
+1.2e9 with their hyperparameters per trajectory. So such hyperparameters become lanes only when
+the tile groups would otherwise hold one trajectory (:data:`POWER_GROUP_MIN`).
 """
 
 from __future__ import annotations
@@ -28,6 +37,10 @@ import numpy as np
 
 #: Trajectories a tile group should hold for its tiles to vectorise well (tiles are ≤ 2048).
 GROUP_TARGET = 512
+
+#: An optimizer with ``step_powers`` reads its hyperparameters per trajectory only when the tile
+#: groups would otherwise be smaller than this (module docstring).
+POWER_GROUP_MIN = 2
 
 #: Lane kinds, cheapest first: the base learning rate (always), the other schedule, landscape
 #: and observer parameters, the optimizer's other hyperparameters.
@@ -58,11 +71,13 @@ def _depends(row: np.ndarray, index: np.ndarray, stride: int) -> bool:
     return bool(np.any(row != row[base]))
 
 
-def lane_layout(shape: tuple[int, ...], n_ic: int, tables: dict[str, np.ndarray], n_groups: int = 1):
+def lane_layout(shape: tuple[int, ...], n_ic: int, tables: dict[str, np.ndarray], n_groups: int = 1,
+                step_powers: bool = False):
     """``(lane_rows, tile_group)`` for a batch of ``n_ic`` initial points × the sweep ``shape``.
 
     ``tables`` maps "H", "Q", "P", "OQ" to their (rows, C) per-combination tables (H and Q
-    with their rows for each of ``n_groups`` coordinate groups, group after group). Returns the
+    with their rows for each of ``n_groups`` coordinate groups, group after group);
+    ``step_powers``: the optimizer's (``Optimizer.step_powers``). Returns the
     rows read per trajectory, as ((table, row), …) with the real tables first, and the (C,)
     tile group of each combination (None when every combination is its own group).
     """
@@ -74,6 +89,8 @@ def lane_layout(shape: tuple[int, ...], n_ic: int, tables: dict[str, np.ndarray]
     best = None  # (group size, kinds, lane dims): the fewest kinds reaching the target, else the largest groups
     for n_kinds in range(1, len(KINDS) + 1):
         kinds = set(KINDS[:n_kinds])
+        if step_powers and "hypers" in kinds and best[0] >= POWER_GROUP_MIN:
+            break
         lanes = [k for k in range(len(shape)) if dim_kinds[k] <= kinds]
         size = n_ic * int(np.prod([shape[k] for k in lanes], dtype=np.int64))
         if best is None or size > best[0]:

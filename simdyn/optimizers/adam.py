@@ -133,6 +133,7 @@ OPTIMIZER = Optimizer(
     formula=FORMULA,
     preconditioner=preconditioner,
     specialize=specialize,
+    step_powers=True,
 )
 
 AMSGRAD = Optimizer(
@@ -145,4 +146,5 @@ AMSGRAD = Optimizer(
     reference="torch.optim.Adam(amsgrad=True)",
     formula=FORMULA.replace("sqrt(v_t)", "sqrt(max_{s<=t} v_s)"),
     preconditioner=preconditioner_amsgrad,
+    step_powers=True,
 )

@@ -36,4 +36,5 @@ OPTIMIZER = Optimizer(
     },
     reference="torch.optim.Adamax",
     formula="m_t = b1*m + (1-b1)*g; u_t = max(b2*u, |g|+eps); w_t = w - lr/(1-b1^t) * m_t/u_t",
+    step_powers=True,
 )

@@ -25,4 +25,5 @@ OPTIMIZER = Optimizer(
     reference="torch.optim.AdamW",
     formula="w <- w*(1 - lr*weight_decay); " + FORMULA,
     preconditioner=preconditioner,
+    step_powers=True,
 )

@@ -90,6 +90,12 @@ class Optimizer:
     #: in place of ``update`` (:meth:`kernel_update`); it is part of the kernel's cache key, the
     #: values are not. None: ``update`` always.
     specialize: Callable | None = None
+    #: Whether the update raises hyperparameters to the power t every step (bias corrections
+    #: 1 − βᵗ). Such a power is one ``pow`` call per tile and step when the hyperparameter is a
+    #: tile constant, and one per trajectory and step when it is read per trajectory, so the
+    #: CPU tiling reads these hyperparameters per trajectory only for groups of one trajectory
+    #: (:mod:`simdyn.engine.tiling`).
+    step_powers: bool = False
 
     def kernel_update(self, values: dict) -> Callable:
         """The update rule the kernel compiles for the hyperparameter ``values`` (see ``specialize``)."""

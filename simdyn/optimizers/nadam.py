@@ -50,4 +50,5 @@ OPTIMIZER = Optimizer(
     },
     reference="torch.optim.NAdam",
     formula="Nesterov-accelerated Adam with mu_t = b1*(1 - 0.5*0.96^(t*psi)) (Dozat 2016)",
+    step_powers=True,
 )

@@ -53,4 +53,5 @@ OPTIMIZER = Optimizer(
     },
     reference="torch.optim.RAdam",
     formula="rectified Adam (Liu et al. 2020); plain momentum SGD while rho_t <= 5",
+    step_powers=True,
 )
