@@ -5,13 +5,15 @@ Prints, measured in one run (float64, Adam, full batch):
 ``mlp``
     The paper's setting: 16 inputs, width 16, one output, 272 examples (d = 272), N trajectories
     × T steps, in trajectory-steps per second of the kernel: simdyn with the model's
-    ``tile_grad`` (first layer of a tile as one GEMM X·[W₁ …], ∇W₁ as one GEMM Xᵀ·[…]) against
+    ``tile_grad`` (per trajectory, the examples along the vector lanes: W₁ᵀXᵀ and g₁X as one
+    matrix product each, the other loops and tanh vectorised over the examples) against
     the same landscape without it (the per-trajectory loops, the source CUDA runs), and batched
     eager torch (einsum forward, autograd backward, Adam's in-place updates on (N, d) tensors).
 ``tanh``
-    Scalar tanh throughput: a numba loop of ``math.tanh`` (error_model="numpy"), NumPy's
-    ``np.tanh``, and whether numba's assembly of the loop calls a vector tanh (an SVML symbol)
-    or the scalar libm ``tanh``.
+    tanh throughput: a numba loop of ``math.tanh`` (error_model="numpy"), the same loop of
+    simdyn's vectorisable tanh (``simdyn.landscapes.models._vector_tanh``, as the tile gradient
+    compiles it), NumPy's ``np.tanh``, and whether numba's assembly of the ``math.tanh`` loop
+    calls a vector tanh (an SVML symbol) or the scalar libm ``tanh``.
 
 Usage: ``python scripts/bench_models.py [--quick]`` (``--quick``: small sizes, a smoke run).
 """
@@ -28,7 +30,9 @@ import numpy as np
 
 import simdyn as sd
 from _cli import script_parser
+from simdyn.engine.compile import compile_scalar
 from simdyn.engine.run import run_batch
+from simdyn.landscapes.models._vector_tanh import vector_tanh
 from simdyn.plan import make_plan
 
 
@@ -89,12 +93,20 @@ def _tanh_loop(a, out):
         out[i] = math.tanh(a[i])
 
 
+def _vector_tanh_loop(a, out):
+    for i in range(a.shape[0]):
+        out[i] = vector_tanh(a[i])
+
+
 def tanh_row(size: int) -> dict:
     a = np.random.default_rng(0).normal(size=size)
     out = np.empty_like(a)
     _tanh_loop(a, out)
+    vector_loop = compile_scalar(_vector_tanh_loop, "cpu")
+    vector_loop(a, out)
     rates = {}
-    for name, fn in (("numba math.tanh loop", lambda: _tanh_loop(a, out)), ("np.tanh", lambda: np.tanh(a, out))):
+    for name, fn in (("numba math.tanh loop", lambda: _tanh_loop(a, out)), ("vector_tanh loop", lambda: vector_loop(a, out)),
+                     ("np.tanh", lambda: np.tanh(a, out))):
         best = min(_seconds(fn) for _ in range(3))
         rates[name] = size / best
     asm = "".join(_tanh_loop.inspect_asm().values())
@@ -122,7 +134,8 @@ def main(argv=None):
           f"loops {row['loops']:.3g} ({row['tile_grad'] / row['loops']:.2f}x) | "
           f"torch {row['torch']:.3g} ({row['tile_grad'] / row['torch']:.2f}x)")
     t = tanh_row(10_000 if args.quick else 4_000_000)
-    print(f"tanh  numba math.tanh loop {t['numba math.tanh loop']:.3g}/s | np.tanh {t['np.tanh']:.3g}/s | "
+    print(f"tanh  numba math.tanh loop {t['numba math.tanh loop']:.3g}/s | vector_tanh loop {t['vector_tanh loop']:.3g}/s | "
+          f"np.tanh {t['np.tanh']:.3g}/s | "
           f"tanh calls in numba's loop: {t['tanh calls']}")
     return {"mlp": row, "tanh": t}
 
