@@ -50,24 +50,13 @@ def vector_tanh(x):
     rr = r * r
     px = r * ((_EP0 * rr + _EP1) * rr + _EP2)
     e = 1.0 + 2.0 * px / ((((_EQ0 * rr + _EQ1) * rr + _EQ2) * rr + _EQ3) - px)
-    # e·2ⁿ for 0 <= n <= 58: one exact factor 1 or 2^(2^b) per bit b of n.
-    q = math.floor(n * 0.5)
-    e = e * (1.0 + (n - 2.0 * q) * 1.0)
-    n = q
-    q = math.floor(n * 0.5)
-    e = e * (1.0 + (n - 2.0 * q) * 3.0)
-    n = q
-    q = math.floor(n * 0.5)
-    e = e * (1.0 + (n - 2.0 * q) * 15.0)
-    n = q
-    q = math.floor(n * 0.5)
-    e = e * (1.0 + (n - 2.0 * q) * 255.0)
-    n = q
-    q = math.floor(n * 0.5)
-    e = e * (1.0 + (n - 2.0 * q) * 65535.0)
-    n = q
-    q = math.floor(n * 0.5)
-    e = e * (1.0 + (n - 2.0 * q) * 4294967295.0)
+    # e·2ⁿ for 0 <= n <= 58: one exact factor 1 or 2^(2^b) per bit b of n (factor = 2, 4, 16, …, 2³²).
+    factor = 2.0
+    for _ in range(6):
+        q = math.floor(n * 0.5)
+        e = e * (1.0 + (n - 2.0 * q) * (factor - 1.0))
+        n = q
+        factor = factor * factor
     large = 1.0 - 2.0 / (e + 1.0)
     large = -large if x < 0.0 else large
     return small if a < 0.625 else large
