@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 import simdyn as sd
-from simdyn.engine import allocation, run
+from simdyn.engine import allocation
 from simdyn.plan import make_plan
+
+from allocation_spy import allocated_arrays
 
 X0 = np.random.default_rng(1).uniform(-1, 1, (7, 2))
 CASES = {
@@ -30,30 +32,10 @@ CASES = {
 }
 
 
-class NoKernel:
-    """A kernel that does nothing, callable as a CPU kernel and launchable as a CUDA one."""
-
-    def __call__(self, *args):
-        return None
-
-    def __getitem__(self, launch_configuration):
-        return self
-
-
 def measured_bytes(monkeypatch, launch) -> int:
     """Bytes of the distinct arrays run_batch allocates for the whole launch: the kernel's array
     arguments (not the tile table, not the landscape's own data) and the result's own arrays."""
-    made = {}
-    allocate = run._allocate
-
-    def spy(*args, **kwargs):
-        a, buffers = allocate(*args, **kwargs)
-        made.update(a)
-        return a, buffers
-
-    monkeypatch.setattr(run, "_allocate", spy)
-    monkeypatch.setattr(run, "get_kernel", lambda req: NoKernel())
-    result = run.run_batch(launch.request, launch.inputs)
+    made, result = allocated_arrays(monkeypatch, launch)
     data = launch.request.landscape.data_arrays
     kernel = [a for name, a in made.items() if isinstance(a, np.ndarray) and name != "T"
               and not any(a is d for d in data)]

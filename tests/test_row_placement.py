@@ -9,8 +9,10 @@ a hand kernel instead of 0.91x). The kernel is replaced by a no-op: nothing is c
 import numpy as np
 import pytest
 
-from simdyn.engine import allocation, run
+from simdyn.engine import allocation
 from simdyn.plan import make_plan
+
+from allocation_spy import allocated_arrays
 
 
 @pytest.mark.parametrize("itemsize", [4, 8])
@@ -34,26 +36,11 @@ def test_zeros_places_each_array_after_the_rows_before_it():
     assert offsets == {"a": 0, "b": 3 * allocation.ROW_BLOCK, "c": 7 * allocation.ROW_BLOCK}
 
 
-class NoKernel:
-    def __call__(self, *args):
-        return None
-
-
 @pytest.mark.parametrize("n", [5, 4096, 2**17])
 def test_every_state_row_starts_a_multiple_of_the_row_block_past_a_page(n, monkeypatch):
-    made = {}
-    allocate = run._allocate
-
-    def spy(*args, **kwargs):
-        a, buffers = allocate(*args, **kwargs)
-        made.update(a)
-        return a, buffers
-
-    monkeypatch.setattr(run, "_allocate", spy)
-    monkeypatch.setattr(run, "get_kernel", lambda req: NoKernel())
     x0 = np.random.default_rng(0).uniform(-1, 1, (n, 2))
     (launch,) = make_plan("adam", "valley", x0, 3).launches
-    run.run_batch(launch.request, launch.inputs)
+    made, _ = allocated_arrays(monkeypatch, launch)
     starts = {}
     for name in ("W", "S", "F", "G", "LR"):
         a = made[name]
