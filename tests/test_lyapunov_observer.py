@@ -164,3 +164,20 @@ def test_cuda_equals_the_cpu_under_the_simulator():
     cpu, gpu = both_targets("adam", "rosenbrock", x0, 40, hyper={"lr": 1e-3},
                             observers=[sd.observe.Lyapunov(transient=4, renormalize_every=3)])
     np.testing.assert_allclose(gpu.lyapunov.values, cpu.lyapunov.values, rtol=1e-12, atol=1e-14)
+
+
+def test_the_cpu_kernel_streams_only_the_observer_slots_its_step_touches():
+    # One tangent vector keeps its stretch slot at 1 (only the spectrum updates it): the step
+    # neither loads nor stores it; every slot the step assigns is stored.
+    import re
+
+    from simdyn.engine.codegen import cpu_source
+    from simdyn.plan import make_plan
+
+    layout = make_plan("adam", "rosenbrock", np.zeros((4, 2)), 3, observers=[sd.observe.Lyapunov()]).launches[0].request.layout
+    step = cpu_source(layout).split("for t in range(t_begin + 1, t_end + 1):")[1]
+    stretch = sum(layout.observer_slots) - 1  # tangent (6), log_stretch, lyapunov_steps, stretch
+    assert f"O[{stretch}, j]" not in step and f"ob_{stretch}" not in step
+    stored = set(re.findall(r"O\[(\d+), j\] = ob_", step))
+    assigned = set(re.findall(r"^\s*ob_(\d+) \S?=", step, flags=re.M))
+    assert stored == assigned and len(stored) == stretch

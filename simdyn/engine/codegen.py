@@ -36,6 +36,8 @@ next to the gradient (see :mod:`simdyn.observe.base`).
 
 from __future__ import annotations
 
+import re
+
 import math
 from dataclasses import dataclass
 
@@ -402,6 +404,22 @@ def _stores(layout: KernelLayout, j: str) -> list[str]:
     return lines
 
 
+_ASSIGNED = re.compile(r"^\s*([^=]*?)\s*[-+*/%]?=(?!=)")
+_SLOT = re.compile(r"\bob_\d+\b")
+
+
+def _touched_slots(lines: list[str], step: list[str], stores: bool) -> list[str]:
+    """``lines`` (loads or stores) less those of observer slots the step leaves alone: a slot it
+    never names is neither loaded nor stored, one it only reads is not stored (on the CPU every
+    load and store is a stream through the tile's memory; a single-vector Lyapunov observer
+    keeps a slot only its spectrum form updates)."""
+    if stores:
+        names = {name for line in step if (m := _ASSIGNED.match(line)) for name in _SLOT.findall(m.group(1))}
+    else:
+        names = {name for line in step for name in _SLOT.findall(line)}
+    return [line for line in lines if not (slots := _SLOT.findall(line)) or slots[0] in names]
+
+
 def _observer_init(layout: KernelLayout, j: str) -> list[str]:
     """Observer state at step 0 (only when the run starts at t = 0)."""
     lines = []
@@ -545,8 +563,9 @@ def cpu_source(layout: KernelLayout) -> str:
         tile_lines += ["    due = t % tangent_every == 0"]
     # An unsigned tile index spares numba's negative-index wraparound, which blocks vectorisation.
     tile_lines += ["    for j in range(U64(lo), U64(hi)):"]
-    inner = per_trajectory + (schedule if lane_lr else []) + _loads(layout, "j") \
-        + _step_body(layout, "j", target="cpu") + _stores(layout, "j")
+    step = _step_body(layout, "j", target="cpu")
+    inner = per_trajectory + (schedule if lane_lr else []) + _touched_slots(_loads(layout, "j"), step, False) \
+        + step + _touched_slots(_stores(layout, "j"), step, True)
     tile_lines += _indent(inner, 2)
     if tangent is not None:  # after the step: F[j] == 0 exactly when trajectory j moved at step t
         tile_lines += _indent(_renormalisation(layout, m, so, "O[{}, j]", "(F[j] == 0)", f"OQ[{qo} + {{}}, c]",
