@@ -24,19 +24,9 @@ from . import _checks
 
 
 def grad(w, p, data, t, g):
-    """g = Xᵀ(Xw − y)/m, one example at a time."""
-    x, y = data[0], data[1]
-    m, d = x.shape
-    for k in range(d):
-        g[k] = 0.0
-    for i in range(m):
-        r = -y[i]
-        for k in range(d):
-            r += x[i, k] * w[k]
-        for k in range(d):
-            g[k] += x[i, k] * r
-    for k in range(d):
-        g[k] = g[k] / m
+    """g = Xᵀ(Xw − y)/m, one example at a time (:func:`value_grad`, whose loss costs one product
+    per example)."""
+    value_grad(w, p, data, t, g)
 
 
 def loss(w, p, data, t):
@@ -52,13 +42,10 @@ def loss(w, p, data, t):
 
 
 def tile_grad(w, p, data, t, g):
-    """G = (W Xᵀ − y) X / m for a tile of trajectories (rows of W, G): two GEMMs."""
-    x, y = data[0], data[1]
-    r = np.dot(w, x.T)
-    for j in range(r.shape[0]):
-        for i in range(r.shape[1]):
-            r[j, i] = (r[j, i] - y[i]) / x.shape[0]
-    np.dot(r, x, g)
+    """G = (W Xᵀ − y) X / m for a tile of trajectories (rows of W, G): two GEMMs
+    (:func:`tile_value_grad` without the losses)."""
+    out = np.empty(w.shape[0], dtype=w.dtype)
+    tile_value_grad(w, p, data, t, g, out)
 
 
 def value_grad(w, p, data, t, g):
