@@ -20,6 +20,7 @@ import numpy as np
 from .allocation import TABLES, kernel_arrays, zeros
 from .array_codegen import TILE_ROWS, array_argument_names
 from .codegen import argument_names
+from .gather import gather_columns, inverse_permutation
 from .kernels import KernelRequest, get_kernel
 from .sharpness import SharpnessProbe
 
@@ -397,9 +398,8 @@ def _columns(n: int, order):
     """A function taking a padded (…, N) array to its n trajectory columns in batch order."""
     if order is None:
         return lambda a: a[..., :n]
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = np.arange(n)
-    return lambda a: np.ascontiguousarray(a[..., inverse])
+    inverse = inverse_permutation(order)
+    return lambda a: gather_columns(a, inverse)
 
 
 def concatenate_results(parts: list[BatchResult]) -> BatchResult:
