@@ -20,7 +20,10 @@ same process:
     one division per coordinate-step (m/(√v·(1/√bc₂) + ε), the formula simdyn now uses) and the
     one with torch's two divisions (bar ≥ 0.9× the one-division kernel). The hand kernels do not
     check for divergence; a third one adds simdyn's freeze rule (a compare per coordinate, a
-    select per state value and the frozen code, every step) to show what that rule costs.
+    select per state value and the frozen code, every step) to show what that rule costs. The
+    hand kernels run on arrays laid out as simdyn's (rows an odd multiple of 512 bytes apart,
+    placed in their pages), so the ratio compares the arithmetic; the one-division kernel on
+    plain (2, N) NumPy arrays is printed too (their rows alias, which slows it).
 ``network``
     GD on the trainability paper's network (``sd.landscapes.mlp``: 16-16-1 tanh, 272 parameters,
     272 Gaussian examples), one initial point × a 64 × 64 grid of per-layer learning rates, in
@@ -49,6 +52,7 @@ import numba
 import numpy as np
 
 import simdyn as sd
+from simdyn.engine.allocation import padded_width, zeros
 from simdyn.engine.run import run_batch
 from simdyn.plan import make_plan
 
@@ -235,6 +239,18 @@ def adam_2d_row(n: int, steps: int, repeats: int = 3, clock=time.perf_counter) -
     launch = plan.launches[0]
 
     def state():
+        """The hand kernels' arrays in simdyn's layout (rows an odd multiple of 512 bytes long,
+        each array placed in its page, :mod:`simdyn.engine.allocation`): the comparison is then
+        of the arithmetic. The few padding columns are advanced too (< 0.01 % of the work)."""
+        width = padded_width(n, 8)
+        a = zeros({"w": ((2, width), np.float64), "m": ((2, width), np.float64),
+                   "v": ((2, width), np.float64), "f": ((width,), np.int64)})
+        a["w"][:, :n] = x0.T
+        return a["w"], a["m"], a["v"], a["f"]
+
+    def plain_numpy_state():
+        """(2, N) arrays as NumPy allocates them: with N = 2²⁰ the two rows of each are 8 MiB
+        apart, and their loads wait on each other's stores (4K aliasing)."""
         return (np.ascontiguousarray(x0.T), np.zeros((2, n)), np.zeros((2, n)), np.zeros(n, dtype=np.int64))
 
     runs = {"simdyn": lambda: run_batch(launch.request, launch.inputs)}
@@ -242,6 +258,9 @@ def adam_2d_row(n: int, steps: int, repeats: int = 3, clock=time.perf_counter) -
         kernel = _make_hand_2d(one, freeze)
         kernel(*state(), 1e-3, 1e-3, 2, 2048, 1e10)  # compile
         runs[name] = lambda kernel=kernel: kernel(*state(), 1e-3, 1e-3, steps, 2048, 1e10)
+        if name == "hand, 1 division":
+            runs[name + ", (2, N) arrays"] = lambda kernel=kernel: kernel(*plain_numpy_state(), 1e-3, 1e-3, steps,
+                                                                          2048, 1e10)
     run_batch(launch.request, launch.inputs)  # compile
     best = dict.fromkeys(runs, math.inf)
     for _ in range(repeats):
@@ -380,7 +399,8 @@ def main(argv=None):
               f"simdyn {a['simdyn']:.3g} traj-steps/s | hand 1 div {a['hand, 1 division']:.3g} "
               f"({a['simdyn'] / a['hand, 1 division']:.2f}x, bar >= 0.9x) | hand 2 div {a['hand, 2 divisions']:.3g} "
               f"({a['simdyn'] / a['hand, 2 divisions']:.2f}x) | hand 1 div + freeze {a['hand, 1 division + freeze']:.3g} "
-              f"({a['simdyn'] / a['hand, 1 division + freeze']:.2f}x)")
+              f"({a['simdyn'] / a['hand, 1 division + freeze']:.2f}x) | hand 1 div on (2, N) NumPy arrays "
+              f"{a['hand, 1 division, (2, N) arrays']:.3g} ({a['simdyn'] / a['hand, 1 division, (2, N) arrays']:.2f}x)")
 
 
 if __name__ == "__main__":
