@@ -98,8 +98,8 @@ def optimizer_dataset(plan, launch, result, loss: np.ndarray, block: Block | Non
             data[var] = (dims + tuple(extra_dims), values.reshape(shape + values.shape[1:]), *(attrs or [{}]))
     data["status"] = (dims, per_traj(status), data["status"][2])
     coords = batch_coords(plan, block)
-    for obs in launch.inputs.probes:
-        coords.update(obs.coords(plan.steps))
+    for obs in (*launch.request.observers, *launch.inputs.probes):
+        coords.update(obs.dim_coords(plan.steps))
     if result.records is not None:
         coords["step"] = np.arange(result.records.shape[0]) * plan.record_every
     return xr.Dataset(data, coords=coords)

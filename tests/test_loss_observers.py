@@ -58,6 +58,7 @@ def test_array_form_with_value_grad_equals_numpy_gd_on_lr_grid(least_squares_run
     assert kinds == {"diverged", "trainable", "untrainable"}
     assert least_squares_run.loss_trace.dims[-1] == "loss_step"
     assert least_squares_run.sizes["loss_step"] == 8  # L(w_0), L(w_4), …, L(w_28)
+    np.testing.assert_array_equal(least_squares_run.loss_step, np.arange(0, 29, EVERY))  # the step s of L(w_s)
 
 
 def test_trainability_averages_every_loss_when_the_run_is_shorter_than_window(least_squares_run):

@@ -132,6 +132,11 @@ class Observer:
         ``sees_state`` (d·state_slots), w_{t−1} with ``sees_previous`` (d)."""
         return dim * (1 + (self.state_slots if self.sees_state else 0) + (1 if self.sees_previous else 0))
 
+    def dim_coords(self, steps: int) -> dict:
+        """Coordinate values of the extra dims that :meth:`finalize` gives its variables, for a run
+        of ``steps`` steps (dim name -> 1-D array); dims left out get none. The default: none."""
+        return {}
+
     def buffer(self, dim: int) -> tuple[int, int] | None:
         """(length, width) of a per-trajectory float64 history buffer, or None (the default)."""
         return None

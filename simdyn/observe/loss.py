@@ -176,8 +176,9 @@ class LossTrace(Observer):
     Variable ``loss_trace`` with the extra dim ``loss_step``: entry i is L(w_{i·k}) for
     i·k ≤ T − 1, the loss at the point where step i·k + 1's gradient is taken (evaluated in the
     same pass as that gradient where the landscape allows; the final L(w_T) is the variable
-    ``loss``); NaN once the trajectory is frozen as diverged or non-finite. Memory: 8·⌈T/k⌉ bytes
-    per trajectory.
+    ``loss``); NaN once the trajectory is frozen as diverged or non-finite. The coordinate
+    ``loss_step`` holds s = i·k, so ``ds.loss_trace.sel(loss_step=s)`` is L(w_s). Memory:
+    8·⌈T/k⌉ bytes per trajectory.
     """
 
     name = "loss_trace"
@@ -207,6 +208,10 @@ class LossTrace(Observer):
 
     def attrs(self):
         return {"every": self.every}
+
+    def dim_coords(self, steps: int) -> dict:
+        """``loss_step`` holds the step s = i·k of each entry (0, k, 2k, … ≤ T − 1)."""
+        return {"loss_step": np.arange(-(-int(steps) // self.every), dtype=np.int64) * self.every}
 
     def array_functions(self):
         return loss_trace_init_array, loss_trace_update_array

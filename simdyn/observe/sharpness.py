@@ -76,7 +76,7 @@ class Sharpness(Observer):
         """Measurements in a run of ``steps`` steps: t = 0, k, …, ≤ T."""
         return int(steps) // self.every + 1
 
-    def coords(self, steps: int) -> dict:
+    def dim_coords(self, steps: int) -> dict:
         """The coordinate of the series' dim."""
         return {"sharpness_step": np.arange(self.series_length(steps), dtype=np.int64) * self.every}
 
