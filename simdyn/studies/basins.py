@@ -89,6 +89,7 @@ from ..analysis.attractors.mapping import DIVERGED, KEY_CELLS, UNRESOLVED, Confi
 from ..analysis.attractors.matching import KINDS, cluster_keys, merge_known_fixed_points, name_attractor, representatives
 from ..analysis.boundaries import boundary_mask
 from ..distributed.executor import iterate_tasks, plan_tasks
+from ..engine.allocation import launch_bytes
 from ..engine.compile import python_function
 from ..engine.landscape_check import check_landscape_compiles
 from ..initial import as_initial_set, coord_labels
@@ -116,10 +117,15 @@ def _param_values(plan, combo: int) -> dict:
     return values
 
 
-def _default_chunk(dim: int, max_period: int) -> int:
-    """Trajectories per block so that a block's buffers and outputs take about BLOCK_MEMORY."""
-    per_trajectory = 8 * dim * (3 * max_period + 12) + 64
-    return max(4096, BLOCK_MEMORY // per_trajectory)
+def _default_chunk(plan, dim: int, max_period: int) -> int:
+    """Trajectories per block so that a block takes about BLOCK_MEMORY: what its launch holds
+    (:func:`simdyn.engine.allocation.launch_bytes`, the budget ``sd.simulate`` checks: state,
+    the detector's history buffer, returned copies) plus the block's dataset (the orbit of
+    ``max_period`` points, cycle center and amplitude, w, and the per-trajectory scalars)."""
+    sample = [min(4096, launch.inputs.size) for launch in plan.launches]
+    held = max(launch_bytes(launch.request, launch.inputs, n) / n for launch, n in zip(plan.launches, sample))
+    dataset = 8 * dim * (max_period + 3) + 64
+    return max(4096, int(BLOCK_MEMORY // (held + dataset)))
 
 
 def _extent(points: np.ndarray) -> float:
@@ -202,7 +208,7 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     table = KeyTable(tol / KEY_CELLS)
     confined = Confined(dim)
     per_run = int(np.prod(plan.sweep.shape + plan.initial.shape, dtype=np.int64))
-    tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(dim, int(max_period)))
+    tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(plan, dim, int(max_period)))
     bar = _progress_bar(plan.n_trajectories, progress)
     try:
         for task, part in iterate_tasks(plan, tasks, client):
