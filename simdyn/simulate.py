@@ -11,6 +11,7 @@ from .engine.landscape_check import check_landscape_compiles
 from .engine.loss import final_loss
 from .engine.allocation import launch_bytes
 from .engine.run import concatenate_results, run_batch
+from .output_size import format_bytes, output_variables
 from .plan import make_plan
 from .progress import progress_bar
 
@@ -103,8 +104,10 @@ def check_execution(chunk_size=None, client=None) -> None:
 
 
 def check_memory(plan, chunk_size=None) -> None:
-    """Refuse a run whose launches would allocate more than the plan's memory limit (before
-    anything is allocated), naming ``chunk_size``."""
+    """Refuse a run whose launches would allocate more than the plan's memory limit, naming
+    ``chunk_size``, or whose results (every variable of the Dataset it returns,
+    :func:`simdyn.output_size.output_variables`) would not fit in it whatever the chunking,
+    naming ``max_memory``; before anything is allocated."""
     for launch in plan.launches:
         n = launch.inputs.size if chunk_size is None else min(int(chunk_size), launch.inputs.size)
         need = launch_bytes(launch.request, launch.inputs, n)
@@ -117,6 +120,17 @@ def check_memory(plan, chunk_size=None) -> None:
                 + (f"run in chunks of at most {fits:,} trajectories (chunk_size={fits})" if fits >= 1 else
                    "a single trajectory does not fit: lower the dimension or the recording (record_every)")
             )
+    variables = output_variables(plan)
+    sizes = {name: int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for name, (shape, dtype) in variables.items()}
+    if sum(sizes.values()) > plan.memory_limit:
+        largest = max(sizes, key=sizes.get)
+        raise ValueError(
+            f"max_memory: the run's results take {format_bytes(sum(sizes.values()))} ({largest}: "
+            f"{format_bytes(sizes[largest])}), more than the {format_bytes(plan.memory_limit)} available, and they are "
+            "returned in memory whatever the chunk_size; keep less per trajectory (a larger LossTrace every, a "
+            "shorter Tail, orbit=False, record less often) or fewer trajectories, or run it as a study "
+            "(simdyn run), which writes each chunk to its output file"
+        )
 
 
 def run_plan(plan, *, progress=None, chunk_size=None, client=None) -> xr.Dataset:

@@ -93,3 +93,19 @@ def test_a_dry_run_sizes_a_block_as_the_run_check_does():
     block = max(task.block.size for task in tasks)
     assert 1 < block <= 16
     assert job.memory_estimate()["largest_block"] == allocation.launch_bytes(launch.request, launch.inputs, block)
+
+
+def test_results_that_do_not_fit_are_refused_whatever_the_chunking(monkeypatch):
+    """Oracle: the Dataset's own size (``loss_trace`` is T·N float64). Each chunk fits, the results
+    returned in memory do not: ``max_memory`` is named before anything is compiled (the kernel
+    getter fails the test if reached)."""
+    from simdyn.engine import run
+    from simdyn.output_size import output_bytes
+
+    monkeypatch.setattr(run, "get_kernel", lambda req: pytest.fail("compiled before the memory check"))
+    args = ("sgd", "valley", np.random.default_rng(0).uniform(-1, 1, (4000, 2)), 100)
+    kwargs = dict(hyper={"lr": 0.1}, observers=[sd.observe.LossTrace(every=1)], chunk_size=500, progress=False)
+    need = output_bytes(make_plan(*args[:4], hyper=kwargs["hyper"], observers=kwargs["observers"]))
+    assert need >= 4000 * 100 * 8
+    with pytest.raises(ValueError, match=r"max_memory: the run's results take .* \(loss_trace"):
+        sd.simulate(*args, max_memory=need - 1, **kwargs)
