@@ -55,6 +55,7 @@ import textwrap
 import numpy as np
 
 from ..engine.compile import python_function
+from .divisions import fuse_divisions
 from .inline import rename, returns_to_assignments
 
 _memo: dict[tuple, object] = {}
@@ -210,8 +211,9 @@ def _rule_for(obj):
 class _Transform:
     """One function's transformation, for one pattern of active arguments."""
 
-    def __init__(self, py, active_mask: tuple[bool, ...], inlining: frozenset = frozenset()):
+    def __init__(self, py, active_mask: tuple[bool, ...], fuse: bool = True, inlining: frozenset = frozenset()):
         self.py = py
+        self.fuse = fuse
         self.inlining = inlining | {py}
         self.fdef = _source_of(py)
         self.args = [a.arg for a in self.fdef.args.args]
@@ -381,7 +383,7 @@ class _Transform:
         inlined = self.inline(py, mask, args, [t for t in tangents if t is not None])
         if inlined is not None:
             return inlined
-        callee = jvp(py, mask)
+        callee = jvp(py, mask, self.fuse)
         ident = f"_simdyn_jvp_{callee.__name__}"
         self.namespace[ident] = callee
         call = ast.Call(func=_name(ident), args=args + [t for t in tangents if t is not None], keywords=[])
@@ -394,7 +396,7 @@ class _Transform:
         (:mod:`simdyn.tangent.inline`), or None when they cannot be (recursion, a return in a loop)."""
         if py in self.inlining:
             return None
-        callee = _Transform(py, mask, self.inlining)
+        callee = _Transform(py, mask, self.fuse, self.inlining)
         body = callee.body(callee.fdef.body)
         params = callee.args + [TANGENT_PREFIX + a for a, m in zip(callee.args, mask) if m]
         suffix = f"__i{next(self.temps)}"
@@ -517,6 +519,8 @@ class _Transform:
         tangent_args = [TANGENT_PREFIX + a for a, m in zip(self.args, self.mask) if m]
         fdef = self.fdef  # reused so that every Python version's extra fields are present
         fdef.body = self.body(fdef.body)
+        if self.fuse:
+            fdef.body = fuse_divisions(fdef.body)
         fdef.name = name
         fdef.decorator_list = []
         fdef.returns = None
@@ -534,18 +538,21 @@ class _Transform:
         return func
 
 
-def jvp(func, active):
+def jvp(func, active, fuse: bool = True):
     """The forward-mode Jacobian–vector product of the plain scalar function ``func``.
 
     ``active`` gives, per positional argument, whether it is differentiated (a tangent argument is
     appended for it, with the same structure: a number for a number, a tuple for a tuple). Returns
     a plain Python function ``(*args, *tangents) -> (func(*args), J·tangents)`` generated from
-    ``func``'s source (see the module docstring for the rules); memoised per (func, active).
+    ``func``'s source (see the module docstring for the rules); memoised per (func, active,
+    fuse). ``fuse=False`` leaves every tangent division as its rule wrote it (no fusion of
+    division chains, :mod:`simdyn.tangent.divisions`): the reference the fused form is tested
+    against.
     """
     py = python_function(func)
-    key = (py, tuple(bool(a) for a in active))
+    key = (py, tuple(bool(a) for a in active), bool(fuse))
     if key not in _memo:
-        _memo[key] = _Transform(py, key[1]).build()
+        _memo[key] = _Transform(py, key[1], key[2]).build()
     return _memo[key]
 
 
