@@ -36,7 +36,9 @@ recursively, specialised to the arguments that are active at the call site, so h
 transformed statements are inlined into the caller's (:mod:`simdyn.tangent.inline`: its locals
 renamed, its parameters bound, its returns turned into assignments), so that one function holds
 the whole step; a helper with a return inside a loop, or a recursive call, is called as its own
-JVP function instead. The primal statements are the helper's, in its order. Loops (``for``,
+JVP function instead. The primal statements are the helper's, in its order. The finished body
+then has its chains of tangent divisions fused, one division per chain
+(:mod:`simdyn.tangent.divisions`; ``jvp(..., fuse=False)`` keeps each rule's division). Loops (``for``,
 ``while``) are supported when their iteration bounds do not depend on active variables.
 Unsupported constructs (keyword arguments, array stores, nested functions …) raise ``TypeError``
 naming the function.
