@@ -32,7 +32,13 @@ the point is resolved by whichever branch the comparison picks.
 
 A call to another plain-Python (or numba-compiled) function through a global name is transformed
 recursively, specialised to the arguments that are active at the call site, so helpers
-(``lerp``, ``adam_apply`` …) are differentiated from their own source too. Loops (``for``,
+(``lerp``, ``adam_apply`` …) are differentiated from their own source too. The helper's
+transformed statements are inlined into the caller's (:mod:`simdyn.tangent.inline`: its locals
+renamed, its parameters bound, its returns turned into assignments), so that one function holds
+the whole step; a helper with a return inside a loop, or a recursive call, is called as its own
+JVP function instead. The primal statements are the helper's, in its order. The finished body
+then has its chains of tangent divisions fused, one division per chain
+(:mod:`simdyn.tangent.divisions`; ``jvp(..., fuse=False)`` keeps each rule's division). Loops (``for``,
 ``while``) are supported when their iteration bounds do not depend on active variables.
 Unsupported constructs (keyword arguments, array stores, nested functions …) raise ``TypeError``
 naming the function.
@@ -51,6 +57,8 @@ import textwrap
 import numpy as np
 
 from ..engine.compile import python_function
+from .divisions import fuse_divisions
+from .inline import rename, returns_to_assignments
 
 _memo: dict[tuple, object] = {}
 _serial = itertools.count()
@@ -205,8 +213,10 @@ def _rule_for(obj):
 class _Transform:
     """One function's transformation, for one pattern of active arguments."""
 
-    def __init__(self, py, active_mask: tuple[bool, ...]):
+    def __init__(self, py, active_mask: tuple[bool, ...], fuse: bool = True, inlining: frozenset = frozenset()):
         self.py = py
+        self.fuse = fuse
+        self.inlining = inlining | {py}
         self.fdef = _source_of(py)
         self.args = [a.arg for a in self.fdef.args.args]
         if len(active_mask) != len(self.args):
@@ -372,13 +382,55 @@ class _Transform:
         if not inspect.isfunction(py):
             self.fail(node, f"a call to {obj!r}, which has no differentiation rule")
         mask = tuple(t is not None for t in tangents)
-        callee = jvp(py, mask)
+        inlined = self.inline(py, mask, args, [t for t in tangents if t is not None])
+        if inlined is not None:
+            return inlined
+        callee = jvp(py, mask, self.fuse)
         ident = f"_simdyn_jvp_{callee.__name__}"
         self.namespace[ident] = callee
         call = ast.Call(func=_name(ident), args=args + [t for t in tangents if t is not None], keywords=[])
         result = self.temp(call)
         index = lambda i: ast.Subscript(value=result, slice=ast.Constant(i), ctx=ast.Load())  # noqa: E731
         return self.temp(index(0)), self.temp(index(1), "_jd")
+
+    def inline(self, py, mask, args, tangents):
+        """(value, tangent) names of the call ``py(*args)`` with its JVP's statements put here
+        (:mod:`simdyn.tangent.inline`), or None when they cannot be (recursion, a return in a loop)."""
+        if py in self.inlining:
+            return None
+        callee = _Transform(py, mask, self.fuse, self.inlining)
+        body = callee.body(callee.fdef.body)
+        params = callee.args + [TANGENT_PREFIX + a for a, m in zip(callee.args, mask) if m]
+        suffix = f"__i{next(self.temps)}"
+        mapping = {name: name + suffix for name in set(params) | set().union(*map(_stored_names, body))}
+        for name in set().union(*map(_loaded_names, body)) - set(mapping):
+            mapping.update(self.import_global(name, callee.namespace))
+        value, tangent = f"_jv{next(self.temps)}", f"_jd{next(self.temps)}"
+
+        def bind(ret):
+            result = ret.value
+            return [_assign(value, result.elts[0]), _assign(tangent, result.elts[1])]
+
+        body = returns_to_assignments(rename(body, mapping), bind)
+        if body is None:
+            return None
+        self.out += [_assign(mapping[p], a) for p, a in zip(params, args + tangents)] + body
+        return _name(value), _name(tangent)
+
+    def import_global(self, name, namespace) -> dict[str, str]:
+        """Make the global ``name`` of another function's ``namespace`` visible here: {} when it
+        means the same here (or is added under its name), else {name: alias}."""
+        missing = object()
+        theirs = namespace.get(name, getattr(builtins, name, missing))
+        ours = self.namespace.get(name, getattr(builtins, name, missing))
+        if theirs is missing or theirs is ours:
+            return {}
+        if ours is missing:
+            self.namespace[name] = theirs
+            return {}
+        alias = f"_simdyn_global{next(_serial)}_{name}"
+        self.namespace[alias] = theirs
+        return {name: alias}
 
     # -- statements ------------------------------------------------------------------------------
     def body(self, statements) -> list[ast.stmt]:
@@ -469,6 +521,8 @@ class _Transform:
         tangent_args = [TANGENT_PREFIX + a for a, m in zip(self.args, self.mask) if m]
         fdef = self.fdef  # reused so that every Python version's extra fields are present
         fdef.body = self.body(fdef.body)
+        if self.fuse:
+            fdef.body = fuse_divisions(fdef.body)
         fdef.name = name
         fdef.decorator_list = []
         fdef.returns = None
@@ -486,18 +540,21 @@ class _Transform:
         return func
 
 
-def jvp(func, active):
+def jvp(func, active, fuse: bool = True):
     """The forward-mode Jacobian–vector product of the plain scalar function ``func``.
 
     ``active`` gives, per positional argument, whether it is differentiated (a tangent argument is
     appended for it, with the same structure: a number for a number, a tuple for a tuple). Returns
     a plain Python function ``(*args, *tangents) -> (func(*args), J·tangents)`` generated from
-    ``func``'s source (see the module docstring for the rules); memoised per (func, active).
+    ``func``'s source (see the module docstring for the rules); memoised per (func, active,
+    fuse). ``fuse=False`` leaves every tangent division as its rule wrote it (no fusion of
+    division chains, :mod:`simdyn.tangent.divisions`): the reference the fused form is tested
+    against.
     """
     py = python_function(func)
-    key = (py, tuple(bool(a) for a in active))
+    key = (py, tuple(bool(a) for a in active), bool(fuse))
     if key not in _memo:
-        _memo[key] = _Transform(py, key[1]).build()
+        _memo[key] = _Transform(py, key[1], key[2]).build()
     return _memo[key]
 
 
