@@ -68,20 +68,33 @@ def cores() -> int:
 
 def kernel_rate(plan, repeats=3) -> float:
     """Trajectory-steps per second of the plan's kernel (best of ``repeats`` after a warm-up)."""
-    launch = plan.launches[0]
-    run_batch(launch.request, launch.inputs)
-    best = min(run_batch(launch.request, launch.inputs).seconds for _ in range(repeats))
-    return launch.inputs.size * plan.steps / best
+    return kernel_rates({"plan": plan}, repeats)["plan"]
+
+
+def kernel_rates(plans: dict, repeats: int) -> dict:
+    """Trajectory-steps per second of each plan's kernel (the ``run_batch`` call: the launch and
+    the gathers after it, not the allocation), best of ``repeats`` rounds in which every plan
+    runs once (interleaved, so a change of the machine's speed hits them alike), after a
+    warm-up."""
+    launches = {name: plan.launches[0] for name, plan in plans.items()}
+    for launch in launches.values():
+        run_batch(launch.request, launch.inputs)
+    best = dict.fromkeys(plans, math.inf)
+    for _ in range(repeats):
+        for name, launch in launches.items():
+            best[name] = min(best[name], run_batch(launch.request, launch.inputs).seconds)
+    return {name: launches[name].inputs.size * plans[name].steps / best[name] for name in plans}
 
 
 # -- row 1: grids ----------------------------------------------------------------------------------
 
-def grid_row(side: int, n_ic: int, steps: int) -> dict:
+def grid_row(side: int, n_ic: int, steps: int, repeats: int = 3) -> dict:
     rng = np.random.default_rng(0)
     batch = make_plan("adam", "valley", rng.uniform(-1, 1, (n_ic, 2)), steps, hyper={"lr": 1e-2}, params={"a": 1e-3})
     grid = make_plan("adam", "valley", np.array([[0.5, 0.5]]), steps, params={"a": 1e-3},
                      hyper={"lr": np.geomspace(1e-4, 1e-1, side), "beta1": np.linspace(0.0, 0.99, side)})
-    a, b = kernel_rate(batch), kernel_rate(grid)
+    rates = kernel_rates({"batch": batch, "grid": grid}, repeats)
+    a, b = rates["batch"], rates["grid"]
     return {"initial-point batch": a, "grid": b, "ratio": b / a}
 
 
@@ -362,7 +375,7 @@ def main(argv=None):
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="adam row: wall-clock time, or the process's CPU time (run with NUMBA_NUM_THREADS=1 "
                              "for one thread's, which a busy machine disturbs less)")
-    parser.add_argument("--repeats", type=int, default=3, help="adam row: interleaved rounds, best of (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="grid and adam rows: interleaved rounds, best of (default 3)")
     args = parser.parse_args(argv)
     q = args.quick
     rows = set(args.only or ROWS)
@@ -373,7 +386,7 @@ def main(argv=None):
         print(f"compile   first array-form kernel {c['compile seconds']:.1f} s cold ({c['kernels built']} kernels); "
               f"kernels built at the other d: {c['kernels built at other d']}")
     if "grid" in rows:
-        g = grid_row(32 if q else 512, 2**10 if q else 2**18, 50 if q else 300)
+        g = grid_row(32 if q else 512, 2**10 if q else 2**18, 50 if q else 300, args.repeats)
         print(f"grid      Adam 2-D, 1 IC x {32 if q else 512}^2 (lr, beta1): {g['grid']:.3g} traj-steps/s; "
               f"IC batch: {g['initial-point batch']:.3g}; ratio {g['ratio']:.2f}x (bar >= 0.8x)")
     bars = {10: 2.0, 100: 1.2, 1000: 0.9}

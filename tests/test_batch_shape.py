@@ -148,3 +148,19 @@ def test_hyperparameters_raised_to_the_power_t_stay_tile_constants_unless_groups
     assert lane_tables("adam", {"lr": lr, "beta1": np.linspace(0, 0.9, 4)}) == {"Q"}
     assert lane_tables("rmsprop", {"lr": lr, "alpha": np.linspace(0.5, 0.9, 4)}) == {"H", "Q", "P"}
     assert lane_tables("adam", {"beta1": np.linspace(0, 0.9, 64)}) == {"H", "Q", "P"}
+
+
+def test_the_slots_of_a_reordered_launch_come_back_in_batch_order():
+    """``BatchResult.state`` (gathered only when asked) of a grid whose tiles reorder the
+    trajectories (β₁ groups) equals, column for column, the slots of each grid point run alone
+    (oracle: one-combination launches, whose tiles keep the batch order)."""
+    from simdyn.engine.allocation import reordered
+    from simdyn.engine.run import run_batch
+
+    lrs, betas = np.geomspace(1e-3, 0.5, 600), [0.3, 0.9]  # 600 lr lanes: beta1 is the tile group
+    (launch,) = make_plan("adam", "valley", X1, 15, hyper={"lr": lrs, "beta1": betas}).launches
+    assert reordered(launch.request, launch.inputs)
+    state = run_batch(launch.request, launch.inputs).state  # (slots, d, N), N = lr-major grid
+    for i, k in [(0, 0), (0, 1), (377, 1), (599, 0)]:
+        (alone,) = make_plan("adam", "valley", X1, 15, hyper={"lr": lrs[i], "beta1": betas[k]}).launches
+        np.testing.assert_array_equal(state[..., 2 * i + k], run_batch(alone.request, alone.inputs).state[..., 0])

@@ -39,8 +39,11 @@ def measured_bytes(monkeypatch, launch) -> int:
     data = launch.request.landscape.data_arrays
     kernel = [a for name, a in made.items() if isinstance(a, np.ndarray) and name != "T"
               and not any(a is d for d in data)]
+    # the slots are gathered only when asked (BatchResult.state): on the CPU the run holds no copy
+    # of them; from a GPU it holds their host copy, which .state is a view of
+    slots = result.state if launch.request.target == "cuda" else None
     returned = [a for a in (result.w, result.w_prev, result.frozen, result.observer_state, result.records,
-                            result.state, *result.observer_buffers)
+                            slots, *result.observer_buffers)
                 if a is not None and not any(np.shares_memory(a, k) for k in kernel)]
     owners = {id(a if a.base is None else a.base): (a if a.base is None else a.base) for a in returned}
     return sum(a.nbytes for a in kernel) + sum(a.nbytes for a in owners.values())

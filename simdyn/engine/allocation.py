@@ -153,8 +153,9 @@ def reordered(req, inp) -> bool:
     return req.target == "cpu" and inp.tile_group is not None and bool(np.any(np.diff(inp.tile_group) < 0))
 
 
-def _result_names(req, inp) -> list:
-    return ["W", "F", "O", "S"] + (["R"] if inp.record_every else []) + list(req.layout.buffer_args())
+def _result_names(req, inp, slots: bool = True) -> list:
+    return ["W", "F", "O"] + (["S"] if slots else []) + (["R"] if inp.record_every else []) \
+        + list(req.layout.buffer_args())
 
 
 def returned_copies(req, inp, n: int) -> dict:
@@ -162,8 +163,9 @@ def returned_copies(req, inp, n: int) -> dict:
     arguments: the positions one step before the end (``w_prev``, n columns; from a GPU the
     host copy of ``W`` it is taken from); from a GPU, the host copy of every result array (``W``,
     ``F``, ``O``, ``S``, ``R``, history buffers); on the CPU, when the tiles reordered the
-    trajectories (:func:`reordered`), those arrays gathered back into batch order, n columns
-    each. Otherwise the results are views of the kernel's arrays."""
+    trajectories (:func:`reordered`), those arrays but the slots ``S`` (gathered only when asked,
+    ``BatchResult.state``) gathered back into batch order, n columns each. Otherwise the results
+    are views of the kernel's arrays."""
     arrays = kernel_arrays(req, inp, n, n_combos=1)
 
     def columns(name):
@@ -176,7 +178,7 @@ def returned_copies(req, inp, n: int) -> dict:
         return copies
     copies = {"w_prev": columns("W")}
     if reordered(req, inp):
-        copies.update({f"ordered_{name}": columns(name) for name in _result_names(req, inp)})
+        copies.update({f"ordered_{name}": columns(name) for name in _result_names(req, inp, slots=False)})
     return copies
 
 

@@ -11,9 +11,11 @@ convergence test) costs nothing in the hot loop.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -73,10 +75,19 @@ class BatchResult:
     frozen: np.ndarray  # (N,) 0 active, +t diverged at t, −t non-finite at t
     observer_state: np.ndarray  # (n_observer_slots, N)
     records: np.ndarray | None  # (n_records, d, N)
-    state: np.ndarray  # (n_slots, d, N)
+    #: () -> (n_slots, d, N): the optimizer's slots at the end, in batch order. Made only when
+    #: asked (:attr:`state`): no analysis reads them, and after a launch whose tiles reordered
+    #: the trajectories they would cost a gather of every slot row (4 of the 9 rows gathered
+    #: back after a 512² (lr, β₁) Adam grid).
+    final_slots: Callable[[], np.ndarray]
     seconds: float
     observer_buffers: list  # per observer: (length, width, N) array or None
     probe_series: list = ()  # per probe of the inputs: (measurements, N) array
+
+    @property
+    def state(self) -> np.ndarray:
+        """(n_slots, d, N): the optimizer's slots after the last step, in batch order."""
+        return self.final_slots()
 
 
 def cpu_tiles(g: np.ndarray, n_ic: int, tile: int, tile_group: np.ndarray | None = None):
@@ -281,7 +292,7 @@ def _select(result: BatchResult, columns: np.ndarray) -> BatchResult:
 
     return BatchResult(w=take(result.w), w_prev=take(result.w_prev), frozen=take(result.frozen),
                        observer_state=take(result.observer_state), records=take(result.records),
-                       state=take(result.state), seconds=result.seconds,
+                       final_slots=lambda: take(result.state), seconds=result.seconds,
                        observer_buffers=[take(b) for b in result.observer_buffers],
                        probe_series=[take(b) for b in result.probe_series])
 
@@ -379,7 +390,7 @@ def _run_trajectories(req: KernelRequest, inp: BatchInputs, g: np.ndarray, conti
         frozen=columns(fetch("F")),
         observer_state=columns(fetch("O")),
         records=columns(fetch("R")) if inp.record_every else None,
-        state=columns(fetch("S")),
+        final_slots=functools.partial(columns, fetch("S")),  # the kernel's slots (a host copy from a GPU)
         seconds=time.perf_counter() - begin,
         observer_buffers=[None if b is None else columns(b) for b in host_buffers],
         probe_series=[columns(probe.series) for probe in probes],
@@ -416,7 +427,7 @@ def concatenate_results(parts: list[BatchResult]) -> BatchResult:
         frozen=cat([p.frozen for p in parts]),
         observer_state=cat([p.observer_state for p in parts]),
         records=cat([p.records for p in parts]),
-        state=cat([p.state for p in parts]),
+        final_slots=lambda: cat([p.state for p in parts]),
         seconds=sum(p.seconds for p in parts),
         observer_buffers=[cat([p.observer_buffers[m] for p in parts]) for m in range(len(parts[0].observer_buffers))],
         probe_series=[cat([p.probe_series[m] for p in parts]) for m in range(len(parts[0].probe_series))],
