@@ -13,7 +13,13 @@ or a ``numba.cuda.jit(device=True, inline="always")`` device function (CUDA), af
 A function with the attribute ``simdyn_inline = True`` is inlined into its callers on the CPU
 too (``numba.njit(inline="always")``, numba's IR inlining): a loop that calls it can then
 vectorise, which a call, even one LLVM inlines later, prevents (measured 8× on
-:func:`simdyn.landscapes.models._vector_tanh.vector_tanh`).
+:func:`simdyn.landscapes.models._vector_tanh.vector_tanh`). A function with
+``simdyn_forceinline = True`` is marked for LLVM to always inline (``numba.njit(forceinline=True)``):
+LLVM otherwise keeps a call to a long function, and its per-step terms (powers βᵗ) are then
+computed in every call instead of once per step outside the loop. The JVPs of
+:mod:`simdyn.tangent.forward` carry it: NAdam's step JVP stayed a call, and the Lyapunov observer
+cost 31× the plain kernel instead of 2–3× (numba's IR inlining of these functions trips its
+parfor array analysis).
 """
 
 from __future__ import annotations
@@ -117,7 +123,8 @@ def compile_scalar(func, target: str, dtype: str = "float64"):
         plain = retarget(func, target, dtype)
         if target == "cpu":
             inline = "always" if getattr(key[0], "simdyn_inline", False) else "never"
-            _compiled[key] = numba.njit(error_model="numpy", inline=inline)(plain)
+            forceinline = bool(getattr(key[0], "simdyn_forceinline", False))
+            _compiled[key] = numba.njit(error_model="numpy", inline=inline, forceinline=forceinline)(plain)
         else:
             from numba import cuda
 

@@ -87,6 +87,8 @@ def function_digest(func, seen: set | None = None) -> str | None:
     except (OSError, TypeError):
         return None
     digest = hashlib.sha256(f"{func.__module__}.{func.__qualname__}\n{source}".encode())
+    # how it is compiled into its callers (simdyn.engine.compile) changes the machine code too
+    digest.update(f"inline={getattr(func, 'simdyn_inline', False)},{getattr(func, 'simdyn_forceinline', False)};".encode())
     for name in sorted(set(func.__code__.co_names)):
         if name in func.__globals__:
             part = _value_digest(func.__globals__[name], seen)

@@ -535,6 +535,7 @@ class _Transform:
         local: dict = {}
         exec(compile(source, filename, "exec"), self.namespace, local)
         func = local[name]
+        func.simdyn_forceinline = True  # always inlined by LLVM into its caller's loop (simdyn.engine.compile)
         func.__doc__ = (f"Forward-mode JVP of {self.py.__qualname__} (active arguments "
                         f"{', '.join(a for a, m in zip(self.args, self.mask) if m)}): returns (value, tangent).")
         return func
