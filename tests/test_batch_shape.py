@@ -164,3 +164,24 @@ def test_the_slots_of_a_reordered_launch_come_back_in_batch_order():
     for i, k in [(0, 0), (0, 1), (377, 1), (599, 0)]:
         (alone,) = make_plan("adam", "valley", X1, 15, hyper={"lr": lrs[i], "beta1": betas[k]}).launches
         np.testing.assert_array_equal(state[..., 2 * i + k], run_batch(alone.request, alone.inputs).state[..., 0])
+
+
+def test_the_slots_of_chunks_and_of_copied_trajectories():
+    """Oracle: the unchunked launch. Chunks concatenated (``concatenate_results``) give its slots,
+    and so do trajectories copied from a representative (Adam's launch in a run that also sweeps
+    momentum for heavy ball: the combinations differ only along a dim Adam ignores)."""
+    from simdyn.engine.run import concatenate_results, run_batch
+
+    x0 = np.random.default_rng(3).uniform(-1, 1, (5, 2))
+    launches = make_plan(["adam", "momentum"], "valley", x0, 12, hyper={"lr": [0.01, 0.1], "momentum": [0.5, 0.9]}).launches
+    for launch in launches:
+        whole = run_batch(launch.request, launch.inputs).state
+        parts = [run_batch(launch.request, launch.inputs, start=a, stop=b) for a, b in ((0, 7), (7, 20))]
+        np.testing.assert_array_equal(concatenate_results(parts).state, whole)
+    adam = launches[0]
+    assert adam.inputs.representative is not None and np.any(adam.inputs.representative != np.arange(4))
+    slots = run_batch(adam.request, adam.inputs).state.reshape(2, 2, 2, 2, 5)  # slot, coord, lr, momentum, x0
+    assert np.all(slots != 0)  # m and v after 12 steps
+    np.testing.assert_array_equal(slots[:, :, :, 0], slots[:, :, :, 1])  # momentum 0.9 copied from 0.5
+    (alone,) = make_plan("adam", "valley", x0, 12, hyper={"lr": [0.01, 0.1]}).launches  # no copies
+    np.testing.assert_array_equal(slots[:, :, :, 0], run_batch(alone.request, alone.inputs).state.reshape(2, 2, 2, 5))

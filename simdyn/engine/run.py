@@ -78,7 +78,8 @@ class BatchResult:
     #: () -> (n_slots, d, N): the optimizer's slots at the end, in batch order. Made only when
     #: asked (:attr:`state`): no analysis reads them, and after a launch whose tiles reordered
     #: the trajectories they would cost a gather of every slot row (4 of the 9 rows gathered
-    #: back after a 512² (lr, β₁) Adam grid).
+    #: back after a 512² (lr, β₁) Adam grid). It holds the kernel's slot array only, never the
+    #: other results (a chunked run frees each chunk's arrays once concatenated).
     final_slots: Callable[[], np.ndarray]
     seconds: float
     observer_buffers: list  # per observer: (length, width, N) array or None
@@ -292,7 +293,7 @@ def _select(result: BatchResult, columns: np.ndarray) -> BatchResult:
 
     return BatchResult(w=take(result.w), w_prev=take(result.w_prev), frozen=take(result.frozen),
                        observer_state=take(result.observer_state), records=take(result.records),
-                       final_slots=lambda: take(result.state), seconds=result.seconds,
+                       final_slots=lambda slots=result.final_slots: take(slots()), seconds=result.seconds,
                        observer_buffers=[take(b) for b in result.observer_buffers],
                        probe_series=[take(b) for b in result.probe_series])
 
@@ -427,7 +428,7 @@ def concatenate_results(parts: list[BatchResult]) -> BatchResult:
         frozen=cat([p.frozen for p in parts]),
         observer_state=cat([p.observer_state for p in parts]),
         records=cat([p.records for p in parts]),
-        final_slots=lambda: cat([p.state for p in parts]),
+        final_slots=lambda slots=[p.final_slots for p in parts]: cat([part() for part in slots]),
         seconds=sum(p.seconds for p in parts),
         observer_buffers=[cat([p.observer_buffers[m] for p in parts]) for m in range(len(parts[0].observer_buffers))],
         probe_series=[cat([p.probe_series[m] for p in parts]) for m in range(len(parts[0].probe_series))],
