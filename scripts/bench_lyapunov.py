@@ -15,12 +15,14 @@ excluded:
 * ``spectrum``: ``sd.lyapunov(spectrum=True)`` (6 vectors for Adam in 2-D, modified
   Gram–Schmidt every step, one trajectory per prange iteration), and ``observer spectrum``:
   ``sd.observe.Lyapunov(spectrum=True)`` (the 6 vectors in the kernel, Gram–Schmidt every step).
+* with ``--every-optimizer``, also ``plain`` and ``observer`` for every built-in optimizer on
+  Rosenbrock (lr 10⁻³).
 
 Prints the ratios against ``plain``; the issue's target for the in-kernel observer is
 Lyapunov() ≤ 2.5× plain on Adam in 2-D. ``--clock cpu`` times the process's CPU time (all
 threads) instead of the wall clock: steadier on a machine shared with other jobs. Usage:
 ``python scripts/bench_lyapunov.py [--n 65536] [--steps 1000] [--repeats 3] [--clock wall|cpu]
-[--quick] [--observer-only] [--out out/]``; writes ``bench_lyapunov.txt``. ``--observer-only``
+[--quick] [--observer-only] [--every-optimizer] [--out out/]``; writes ``bench_lyapunov.txt``. ``--observer-only``
 times plain, observer and observer/8 alone, so that many repeats fit in a minute.
 """
 
@@ -47,6 +49,8 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="n = 2048, steps = 200, one repeat")
     p.add_argument("--observer-only", action="store_true",
                    help="time plain, observer and observer/8 only (many repeats in little time)")
+    p.add_argument("--every-optimizer", action="store_true",
+                   help="also time plain and observer for every built-in optimizer on Rosenbrock")
     add_out(p)
     return p.parse_args(argv)
 
@@ -102,6 +106,17 @@ def main(argv=None):
                      f"spectrum (6 exponents) {best['spectrum'] / plain:.2f}x plain, "
                      f"in the kernel {best['observer spectrum'] / plain:.2f}x plain")
         log(line)
+    if args.every_optimizer:
+        for name in sd.optimizers.OPTIMIZERS:
+            def simulate(observers=(), name=name):
+                return sd.simulate(name, "rosenbrock", x0=x0, steps=args.steps, hyper={"lr": 1e-3},
+                                   observers=list(observers), progress=False)
+
+            best = best_of(args.repeats, {"plain": simulate, "observer": lambda: simulate([sd.observe.Lyapunov()])},
+                           clock)
+            rows[name] = (best["plain"], best["observer"])
+            log(f"{name:9s} on rosenbrock (lr 1e-3): plain {args.n * args.steps / best['plain']:.3g} traj-steps/s; "
+                f"observer {best['observer'] / best['plain']:.2f}x plain")
     log.write(os.path.join(args.out, "bench_lyapunov.txt"))
     return rows
 
