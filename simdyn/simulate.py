@@ -71,7 +71,10 @@ def simulate(
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     max_memory : int, optional
-        Bytes a recording may take (default: half the available memory).
+        Bytes the run may hold (default: half the available memory): one launch's arrays (state,
+        recording, history buffers; with ``chunk_size``, one chunk's), and the results it returns
+        (the Dataset's variables, whatever the chunking). A run over it is refused before
+        anything is compiled or allocated, with the argument to change named.
     chunk_size : int, optional
         Run the flattened batch (combinations × initial points) in chunks of this many
         trajectories, one after another: the working state stays O(chunk_size). Results are

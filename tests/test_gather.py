@@ -32,3 +32,9 @@ def test_gather_columns_of_a_strided_view():
     inverse = inverse_permutation(rng.permutation(40))
     np.testing.assert_array_equal(gather_columns(a.T, inverse), a.T[:, inverse])
     assert gather_columns(np.zeros((0, 50)), inverse).shape == (0, 40)
+
+
+def test_gather_columns_refuses_too_few_columns():
+    """The compiled loop reads unchecked: an array narrower than the gather is an error first."""
+    with pytest.raises(ValueError, match="fewer than"):
+        gather_columns(np.zeros((2, 5)), inverse_permutation(np.arange(8)))

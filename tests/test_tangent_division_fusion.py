@@ -165,3 +165,34 @@ def test_adam_update_jvp_pays_one_tangent_division_per_coordinate(flags):
         assert (value, state) == (reference_value, reference_state) == opt.update(w, g, (m, v), t, lr, h, flags)
         assert tangent_state == reference_tangent_state
         np.testing.assert_allclose(tangent, reference, rtol=RTOL)
+
+
+SCALE = 2.0
+
+
+def scaled(x):
+    return x * SCALE
+
+
+def caller_with_a_local_named_like_the_helpers_global(x, SCALE):
+    return scaled(x) + SCALE
+
+
+def root_of(x):
+    return math.sqrt(x)
+
+
+def caller_with_a_local_named_like_the_helpers_function(x, y):
+    sqrt = x * y
+    return root_of(x) + sqrt
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_an_inlined_helper_reads_its_own_globals_not_the_callers_locals(fuse):
+    """Oracle: the functions themselves (value) and their closed-form derivatives: d/dx (2x + S)
+    = 2; d/dx (√x + xy) = 1/(2√x) + y."""
+    value, tangent = jvp(caller_with_a_local_named_like_the_helpers_global, (True, False), fuse)(1.5, 3.0, 1.0)
+    assert value == caller_with_a_local_named_like_the_helpers_global(1.5, 3.0) == 6.0 and tangent == 2.0
+    value, tangent = jvp(caller_with_a_local_named_like_the_helpers_function, (True, False), fuse)(0.7, 0.4, 1.0)
+    assert value == caller_with_a_local_named_like_the_helpers_function(0.7, 0.4)
+    np.testing.assert_allclose(tangent, 0.5 / math.sqrt(0.7) + 0.4, rtol=RTOL)

@@ -55,10 +55,12 @@ def gather_columns(a: np.ndarray, inverse: np.ndarray) -> np.ndarray:
     through the compiled loop; any other layout through ``np.take``.
     """
     n = inverse.size
+    if a.shape[-1] < n:  # the compiled loop does not check its reads
+        raise ValueError(f"gather_columns: {a.shape[-1]} columns, fewer than the {n} gathered")
     out = np.empty(a.shape[:-1] + (n,), dtype=a.dtype)
     if out.size == 0:
         return out
-    if a.flags.c_contiguous and a.dtype.kind in "fiu":
+    if a.flags.c_contiguous and a.dtype.kind in "fiu" and a.dtype.isnative:
         _gather_rows(a.reshape(-1, a.shape[-1]), inverse, out.reshape(-1, n))
     else:
         np.take(a, inverse, axis=-1, out=out)

@@ -219,6 +219,6 @@ class LossTrace(Observer):
     def finalize(self, state, dim, buffer):
         return {
             "loss_trace": (("loss_step",), np.moveaxis(buffer[:, 0, :], 0, -1),
-                           {"long_name": f"loss L(w_s) at s = {self.every} * loss_step (before step s + 1)",
+                           {"long_name": f"loss L(w_s) at s = loss_step, every {self.every} steps (before step s + 1)",
                             "every": self.every}),
         }

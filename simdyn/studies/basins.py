@@ -122,7 +122,7 @@ def _default_chunk(plan, dim: int, max_period: int) -> int:
     (:func:`simdyn.engine.allocation.launch_bytes`, the budget ``sd.simulate`` checks: state,
     the detector's history buffer, returned copies) plus the block's dataset (the orbit of
     ``max_period`` points, cycle center and amplitude, w, and the per-trajectory scalars)."""
-    sample = [min(4096, launch.inputs.size) for launch in plan.launches]
+    sample = [max(1, min(4096, launch.inputs.size)) for launch in plan.launches]
     held = max(launch_bytes(launch.request, launch.inputs, n) / n for launch, n in zip(plan.launches, sample))
     dataset = 8 * dim * (max_period + 3) + 64
     return max(4096, int(BLOCK_MEMORY // (held + dataset)))

@@ -419,13 +419,18 @@ class _Transform:
 
     def import_global(self, name, namespace) -> dict[str, str]:
         """Make the global ``name`` of another function's ``namespace`` visible here: {} when it
-        means the same here (or is added under its name), else {name: alias}."""
+        means the same here (or is added under its name), else {name: alias}. A name that is a
+        local of this function (an argument, a variable, a generated temporary or tangent) always
+        gets an alias: the inlined statements would otherwise read the local."""
         missing = object()
         theirs = namespace.get(name, getattr(builtins, name, missing))
         ours = self.namespace.get(name, getattr(builtins, name, missing))
-        if theirs is missing or theirs is ours:
+        if theirs is missing:
             return {}
-        if ours is missing:
+        shadowed = name in self.locals or name.startswith(("_jv", "_jd", TANGENT_PREFIX))
+        if theirs is ours and not shadowed:
+            return {}
+        if ours is missing and not shadowed:
             self.namespace[name] = theirs
             return {}
         alias = f"_simdyn_global{next(_serial)}_{name}"
