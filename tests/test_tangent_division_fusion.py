@@ -196,3 +196,14 @@ def test_an_inlined_helper_reads_its_own_globals_not_the_callers_locals(fuse):
     value, tangent = jvp(caller_with_a_local_named_like_the_helpers_function, (True, False), fuse)(0.7, 0.4, 1.0)
     assert value == caller_with_a_local_named_like_the_helpers_function(0.7, 0.4)
     np.testing.assert_allclose(tangent, 0.5 / math.sqrt(0.7) + 0.4, rtol=RTOL)
+
+
+def countdown(x, n):
+    if n <= 0:
+        return x
+    return countdown(x * 0.5, n - 1)
+
+
+def test_recursion_is_refused_by_name():
+    with pytest.raises(TypeError, match="'countdown' calls itself"):
+        jvp(countdown, (True, False))

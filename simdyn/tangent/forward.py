@@ -35,8 +35,9 @@ recursively, specialised to the arguments that are active at the call site, so h
 (``lerp``, ``adam_apply`` …) are differentiated from their own source too. The helper's
 transformed statements are inlined into the caller's (:mod:`simdyn.tangent.inline`: its locals
 renamed, its parameters bound, its returns turned into assignments), so that one function holds
-the whole step; a helper with a return inside a loop, or a recursive call, is called as its own
-JVP function instead. The primal statements are the helper's, in its order. The finished body
+the whole step; a helper with a return inside a loop is called as its own JVP function instead.
+Recursion (a function that calls itself, directly or through others) cannot be transformed and
+raises ``TypeError``. The primal statements are the helper's, in its order. The finished body
 then has its chains of tangent divisions fused, one division per chain
 (:mod:`simdyn.tangent.divisions`; ``jvp(..., fuse=False)`` keeps each rule's division). Loops (``for``,
 ``while``) are supported when their iteration bounds do not depend on active variables.
@@ -61,6 +62,7 @@ from .divisions import fuse_divisions
 from .inline import rename, returns_to_assignments
 
 _memo: dict[tuple, object] = {}
+_building: set[tuple] = set()  # the (function, activity, fuse) keys being transformed now
 _serial = itertools.count()
 
 TANGENT_PREFIX = "_d_"
@@ -560,7 +562,14 @@ def jvp(func, active, fuse: bool = True):
     py = python_function(func)
     key = (py, tuple(bool(a) for a in active), bool(fuse))
     if key not in _memo:
-        _memo[key] = _Transform(py, key[1], key[2]).build()
+        if key in _building:
+            raise TypeError(f"jvp: {py.__name__!r} calls itself (directly or through other functions); "
+                            "recursion cannot be differentiated")
+        _building.add(key)
+        try:
+            _memo[key] = _Transform(py, key[1], key[2]).build()
+        finally:
+            _building.discard(key)
     return _memo[key]
 
 
