@@ -183,17 +183,21 @@ def test_the_cpu_kernel_streams_only_the_observer_slots_its_step_touches():
     assert stored == assigned and len(stored) == stretch
 
 
-def test_the_step_jvp_is_inlined_into_the_kernel_loop():
+def test_the_step_jvp_is_inlined_into_the_kernel_loop(monkeypatch):
     """NAdam's step JVP is long enough that LLVM kept it a call, which computed its per-step
     powers in every call (31x the plain kernel instead of 2-3x); the JVPs are marked for LLVM to
     always inline (simdyn.engine.compile). Oracle: the kernel's LLVM IR has no call left to a
     JVP function."""
     import re
 
+    from simdyn.engine import kernels
     from simdyn.engine.kernels import get_kernel
     from simdyn.engine.run import run_batch
     from simdyn.plan import make_plan
 
+    # compiled in this process (numba hides the IR of a kernel loaded from the disk cache)
+    monkeypatch.setenv("SIMDYN_DISK_CACHE", "0")
+    monkeypatch.setattr(kernels, "_KERNELS", {})
     (launch,) = make_plan("nadam", "valley", np.zeros((4, 2)), 3, observers=[sd.observe.Lyapunov()]).launches
     run_batch(launch.request, launch.inputs)
     kernel = get_kernel(launch.request)
