@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import batch_shape
+from .engine.allocation import nbytes
 
 
 def recording_bytes(plan) -> int:
@@ -29,8 +30,7 @@ def recording_bytes(plan) -> int:
     (0 when nothing is recorded)."""
     if not plan.record_every:
         return 0
-    shape, dtype = output_variables(plan)["trajectory"]
-    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return nbytes({"trajectory": output_variables(plan)["trajectory"]})
 
 
 def _observer_variables(launch, dim: int, float_dtype) -> dict:
@@ -81,10 +81,14 @@ def output_variables(plan) -> dict:
     return variables
 
 
+def variable_bytes(plan) -> dict:
+    """``name -> bytes`` of each variable of :func:`output_variables`."""
+    return {name: nbytes({name: spec}) for name, spec in output_variables(plan).items()}
+
+
 def output_bytes(plan) -> int:
     """Bytes of all the variables of :func:`output_variables` (the data of the output file)."""
-    return sum(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-               for shape, dtype in output_variables(plan).values())
+    return sum(variable_bytes(plan).values())
 
 
 def format_bytes(n: float) -> str:

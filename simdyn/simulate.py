@@ -11,7 +11,7 @@ from .engine.landscape_check import check_landscape_compiles
 from .engine.loss import final_loss
 from .engine.allocation import launch_bytes
 from .engine.run import concatenate_results, run_batch
-from .output_size import format_bytes, output_variables
+from .output_size import format_bytes, variable_bytes
 from .plan import make_plan
 from .progress import progress_bar
 
@@ -123,8 +123,7 @@ def check_memory(plan, chunk_size=None) -> None:
                 + (f"run in chunks of at most {fits:,} trajectories (chunk_size={fits})" if fits >= 1 else
                    "a single trajectory does not fit: lower the dimension or the recording (record_every)")
             )
-    variables = output_variables(plan)
-    sizes = {name: int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize for name, (shape, dtype) in variables.items()}
+    sizes = variable_bytes(plan)
     if sum(sizes.values()) > plan.memory_limit:
         largest = max(sizes, key=sizes.get)
         raise ValueError(

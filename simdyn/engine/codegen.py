@@ -554,12 +554,12 @@ def cpu_source(layout: KernelLayout) -> str:
         # read them from the tile's
         m, so = tangent
         qo = _observer_offsets(layout)[m][2]
-        single = _tangent_size(layout, m)[1] == 1
-    if tangent is not None and single:  # whether step t rescales the single vector, once per step
+    single = tangent is not None and _tangent_size(layout, tangent[0])[1] == 1
+    if single:  # whether step t rescales the single vector, once per step
         tile_lines += [f"tangent_every = I64(OQ[{qo} + 1, c])"]
     tile_lines += ["for t in range(t_begin + 1, t_end + 1):"]
     tile_lines += _indent([] if lane_lr else schedule, 1)
-    if tangent is not None and single:
+    if single:
         tile_lines += ["    due = t % tangent_every == 0"]
     # An unsigned tile index spares numba's negative-index wraparound, which blocks vectorisation.
     tile_lines += ["    for j in range(U64(lo), U64(hi)):"]

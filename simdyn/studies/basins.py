@@ -93,6 +93,7 @@ from ..engine.allocation import launch_bytes
 from ..engine.compile import python_function
 from ..engine.landscape_check import check_landscape_compiles
 from ..initial import as_initial_set, coord_labels
+from ..output_size import output_bytes
 from ..landscapes import get_landscape
 from ..observe.period import MAX_PERIOD, Period
 from ..plan import make_plan
@@ -117,14 +118,15 @@ def _param_values(plan, combo: int) -> dict:
     return values
 
 
-def _default_chunk(plan, dim: int, max_period: int) -> int:
+def _default_chunk(plan) -> int:
     """Trajectories per block so that a block takes about BLOCK_MEMORY: what its launch holds
     (:func:`simdyn.engine.allocation.launch_bytes`, the budget ``sd.simulate`` checks: state,
-    the detector's history buffer, returned copies) plus the block's dataset (the orbit of
-    ``max_period`` points, cycle center and amplitude, w, and the per-trajectory scalars)."""
+    the detector's history buffer, returned copies) plus the block's dataset
+    (:func:`simdyn.output_size.output_bytes` per trajectory: the orbit, cycle center and
+    amplitude, w, and the per-trajectory scalars)."""
     sample = [max(1, min(4096, launch.inputs.size)) for launch in plan.launches]
     held = max(launch_bytes(launch.request, launch.inputs, n) / n for launch, n in zip(plan.launches, sample))
-    dataset = 8 * dim * (max_period + 3) + 64
+    dataset = output_bytes(plan) / max(1, plan.n_trajectories)
     return max(4096, int(BLOCK_MEMORY // (held + dataset)))
 
 
@@ -208,7 +210,7 @@ def basins(optimizer, landscape, x0, steps, hyper=None, params=None, *, tol=None
     table = KeyTable(tol / KEY_CELLS)
     confined = Confined(dim)
     per_run = int(np.prod(plan.sweep.shape + plan.initial.shape, dtype=np.int64))
-    tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(plan, dim, int(max_period)))
+    tasks = plan_tasks(plan, int(chunk_size) if chunk_size is not None else _default_chunk(plan))
     bar = _progress_bar(plan.n_trajectories, progress)
     try:
         for task, part in iterate_tasks(plan, tasks, client):
